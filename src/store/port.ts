@@ -1,0 +1,159 @@
+/**
+ * The control-plane store: what Relay needs to remember, in Relay's words.
+ * Adapters (sqlite/, postgres/) implement it; test/integration/store
+ * holds the one conformance suite every adapter must pass.
+ *
+ * Rules every adapter keeps:
+ * - multi-step writes (create function + first version + head; append
+ *   version + move head) are atomic: a failure leaves nothing half-written;
+ * - version numbers are 1, 2, 3... per function, assigned by the store,
+ *   never reused, and a ledger entry never changes after it is written
+ *   (except its build state);
+ * - everything is tenant-scoped where the method takes a tenant id: a row
+ *   of another tenant is "not there".
+ * Methods return null / false for "not found"; they throw RelayError for
+ * conflicts (code CONFLICT) and let driver errors through for the rest.
+ */
+import type {
+  ApiKey,
+  BranchHead,
+  BuildState,
+  ExecutionRecord,
+  ExecutionStatus,
+  FunctionRecord,
+  FunctionVersion,
+  LogLine,
+  LogStream,
+  Manifest,
+  PackageEntry,
+  StoredApiKey,
+  Tenant,
+  TenantLimits,
+} from '../domain/index.ts';
+
+export interface NewVersion {
+  digest: string;
+  manifest: Manifest;
+  files: PackageEntry[];
+  size: number;
+  deployedBy: string;
+  message: string;
+  branch: string;
+  build: BuildState;
+}
+
+export interface StoredSecret {
+  tenantId: string;
+  name: string;
+  /** Opaque ciphertext (secrets/ encrypts and decrypts; the store never sees values). */
+  ciphertext: Buffer;
+  keyId: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ExecutionFilter {
+  tenantId: string;
+  status?: ExecutionStatus;
+  rufid?: string;
+  branch?: string;
+  /** Return executions with id < cursor (ids sort by creation time). */
+  cursor?: string;
+  limit: number;
+}
+
+/** Fields of an execution that change as it runs. */
+export type ExecutionPatch = Partial<
+  Pick<
+    ExecutionRecord,
+    | 'status'
+    | 'output'
+    | 'error'
+    | 'timings'
+    | 'usage'
+    | 'cost'
+    | 'attempt'
+    | 'startedAt'
+    | 'finishedAt'
+    | 'version'
+  >
+>;
+
+export interface NewLogLine {
+  stream: LogStream;
+  time: string;
+  line: string;
+}
+
+export interface ControlStore {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Apply pending migrations; safe to call on every start. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+  /** Cheap round trip used by /readyz. */
+  ping(): Promise<void>;
+
+  // tenants
+  createTenant(tenant: { id: string; name: string; limits: TenantLimits }): Promise<Tenant>;
+  getTenant(id: string): Promise<Tenant | null>;
+  getTenantByName(name: string): Promise<Tenant | null>;
+  listTenants(): Promise<Tenant[]>;
+  updateTenantLimits(id: string, limits: TenantLimits): Promise<Tenant | null>;
+
+  // API keys (the secret itself is never stored, only its hash)
+  createApiKey(key: Omit<StoredApiKey, 'createdAt' | 'revokedAt'>): Promise<ApiKey>;
+  /** Includes revoked keys; callers check `revokedAt`. */
+  getApiKey(id: string): Promise<StoredApiKey | null>;
+  listApiKeys(tenantId: string): Promise<ApiKey[]>;
+  revokeApiKey(tenantId: string, id: string): Promise<boolean>;
+
+  // package blobs, content-addressed by sha256 hex digest; putting an existing digest is a no-op
+  putBlob(digest: string, bytes: Buffer): Promise<void>;
+  getBlob(digest: string): Promise<Buffer | null>;
+  hasBlob(digest: string): Promise<boolean>;
+
+  // functions, version ledger (function_version_ledger) and branch heads (function_branch_heads)
+  /** Creates the function, version 1 and the head of `first.branch` (and of main) atomically. */
+  createFunction(
+    fn: { rufid: string; tenantId: string; name: string },
+    first: NewVersion,
+  ): Promise<{ function: FunctionRecord; version: FunctionVersion }>;
+  getFunction(tenantId: string, rufid: string): Promise<FunctionRecord | null>;
+  /** The function by RUFID alone, for workers that already hold a tenant-checked job. */
+  getFunctionById(rufid: string): Promise<FunctionRecord | null>;
+  listFunctions(tenantId: string): Promise<FunctionRecord[]>;
+  /** Appends the next version and moves `draft.branch`'s head to it, atomically. */
+  appendVersion(rufid: string, draft: NewVersion): Promise<FunctionVersion>;
+  getVersion(rufid: string, version: number): Promise<FunctionVersion | null>;
+  /** Newest first. */
+  listVersions(rufid: string): Promise<FunctionVersion[]>;
+  setBuildState(rufid: string, version: number, build: BuildState): Promise<void>;
+  listBranchHeads(rufid: string): Promise<BranchHead[]>;
+  getBranchHead(rufid: string, branch: string): Promise<BranchHead | null>;
+  /** Creates or moves a head; the version must exist in the ledger. */
+  setBranchHead(rufid: string, branch: string, version: number): Promise<BranchHead>;
+  deleteBranch(rufid: string, branch: string): Promise<boolean>;
+
+  // secrets (ciphertext only)
+  putSecret(secret: Omit<StoredSecret, 'createdAt' | 'updatedAt'>): Promise<StoredSecret>;
+  listSecrets(tenantId: string): Promise<StoredSecret[]>;
+  getSecrets(tenantId: string, names: string[]): Promise<StoredSecret[]>;
+  deleteSecret(tenantId: string, name: string): Promise<boolean>;
+
+  // executions (the store-backed ResultStore sink)
+  insertExecution(record: ExecutionRecord): Promise<void>;
+  updateExecution(id: string, patch: ExecutionPatch): Promise<void>;
+  /** Tenant-scoped; pass null only from trusted internal paths (workers). */
+  getExecution(tenantId: string | null, id: string): Promise<ExecutionRecord | null>;
+  listExecutions(filter: ExecutionFilter): Promise<ExecutionRecord[]>;
+  findExecutionByIdempotencyKey(
+    tenantId: string,
+    key: string,
+    since: string,
+  ): Promise<ExecutionRecord | null>;
+  /** Appends lines with consecutive seq numbers after the last stored one. */
+  appendLogs(executionId: string, lines: NewLogLine[]): Promise<void>;
+  getLogs(executionId: string, afterSeq?: number): Promise<LogLine[]>;
+  /** Retention sweep: deletes finished executions (and their logs) older than `before`. */
+  deleteExecutionsBefore(before: string): Promise<number>;
+}
