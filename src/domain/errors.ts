@@ -19,6 +19,8 @@ export const ERROR_CATALOGUE = {
   INVALID_PACKAGE: { status: 400, retryable: false },
   LIMIT_EXCEEDS_CAP: { status: 400, retryable: false },
   SECRET_NOT_FOUND: { status: 400, retryable: false },
+  // Reads as error type DependencyInstallFailed; the cache has already retried once.
+  DEPENDENCY_INSTALL_FAILED: { status: 422, retryable: false },
   UNAUTHENTICATED: { status: 401, retryable: false },
   FORBIDDEN: { status: 403, retryable: false },
   BRANCH_ACCESS_DENIED: { status: 403, retryable: false },
