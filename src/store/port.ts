@@ -105,6 +105,7 @@ export interface ControlStore {
   /** Includes revoked keys; callers check `revokedAt`. */
   getApiKey(id: string): Promise<StoredApiKey | null>;
   listApiKeys(tenantId: string): Promise<ApiKey[]>;
+  /** True when the key exists in this tenant (a second revoke keeps the first revokedAt). */
   revokeApiKey(tenantId: string, id: string): Promise<boolean>;
 
   // package blobs, content-addressed by sha256 hex digest; putting an existing digest is a no-op
@@ -122,7 +123,10 @@ export interface ControlStore {
   /** The function by RUFID alone, for workers that already hold a tenant-checked job. */
   getFunctionById(rufid: string): Promise<FunctionRecord | null>;
   listFunctions(tenantId: string): Promise<FunctionRecord[]>;
-  /** Appends the next version and moves `draft.branch`'s head to it, atomically. */
+  /**
+   * Appends the next version and moves `draft.branch`'s head to it, atomically.
+   * Throws RelayError FUNCTION_NOT_FOUND for an unknown RUFID.
+   */
   appendVersion(rufid: string, draft: NewVersion): Promise<FunctionVersion>;
   getVersion(rufid: string, version: number): Promise<FunctionVersion | null>;
   /** Newest first. */
@@ -130,8 +134,15 @@ export interface ControlStore {
   setBuildState(rufid: string, version: number, build: BuildState): Promise<void>;
   listBranchHeads(rufid: string): Promise<BranchHead[]>;
   getBranchHead(rufid: string, branch: string): Promise<BranchHead | null>;
-  /** Creates or moves a head; the version must exist in the ledger. */
+  /**
+   * Creates or moves a head; the version must exist in the ledger, else RelayError
+   * VERSION_NOT_FOUND (FUNCTION_NOT_FOUND when the RUFID itself is unknown).
+   */
   setBranchHead(rufid: string, branch: string, version: number): Promise<BranchHead>;
+  /**
+   * Deletes any branch head, main included: keeping main is a rule of the
+   * registry, not of the store. False when there was no such head.
+   */
   deleteBranch(rufid: string, branch: string): Promise<boolean>;
 
   // secrets (ciphertext only)
@@ -141,7 +152,9 @@ export interface ControlStore {
   deleteSecret(tenantId: string, name: string): Promise<boolean>;
 
   // executions (the store-backed ResultStore sink)
+  /** Throws RelayError CONFLICT when the id exists. */
   insertExecution(record: ExecutionRecord): Promise<void>;
+  /** Sets the fields present in `patch` (undefined means untouched); a no-op for an unknown id. */
   updateExecution(id: string, patch: ExecutionPatch): Promise<void>;
   /** Tenant-scoped; pass null only from trusted internal paths (workers). */
   getExecution(tenantId: string | null, id: string): Promise<ExecutionRecord | null>;
@@ -151,7 +164,10 @@ export interface ControlStore {
     key: string,
     since: string,
   ): Promise<ExecutionRecord | null>;
-  /** Appends lines with consecutive seq numbers after the last stored one. */
+  /**
+   * Appends lines with consecutive seq numbers (from 1) after the last stored one;
+   * a no-op for an execution that does not exist.
+   */
   appendLogs(executionId: string, lines: NewLogLine[]): Promise<void>;
   getLogs(executionId: string, afterSeq?: number): Promise<LogLine[]>;
   /** Retention sweep: deletes finished executions (and their logs) older than `before`. */

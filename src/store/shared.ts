@@ -1,0 +1,58 @@
+/**
+ * Small pieces both store adapters share: timestamps, JSON columns and the
+ * mapping of an ExecutionPatch onto columns. Nothing backend-specific.
+ */
+import type { ExecutionPatch } from './port.ts';
+
+/** The store's clock: ISO-8601 UTC with milliseconds, which sorts as text. */
+export function nowIso(): string {
+  return new Date().toISOString();
+}
+
+/** JSON text for a nullable JSON column; undefined and null both become SQL NULL. */
+export function toJson(value: unknown): string | null {
+  return value === undefined || value === null ? null : JSON.stringify(value);
+}
+
+/** One patchable execution field: its column and whether it holds JSON. */
+export interface PatchField {
+  key: keyof ExecutionPatch;
+  column: string;
+  json: boolean;
+}
+
+/** Fixed order, so a set of present fields maps to one bit mask and one cached statement. */
+export const PATCH_FIELDS: readonly PatchField[] = [
+  { key: 'status', column: 'status', json: false },
+  { key: 'output', column: 'output', json: true },
+  { key: 'error', column: 'error', json: true },
+  { key: 'timings', column: 'timings', json: true },
+  { key: 'usage', column: 'usage', json: true },
+  { key: 'cost', column: 'cost', json: false },
+  { key: 'attempt', column: 'attempt', json: false },
+  { key: 'startedAt', column: 'started_at', json: false },
+  { key: 'finishedAt', column: 'finished_at', json: false },
+  { key: 'version', column: 'version', json: false },
+];
+
+/** The bit mask of fields present in a patch and their bound values, in PATCH_FIELDS order. */
+export function patchValues(patch: ExecutionPatch): { mask: number; values: unknown[] } {
+  let mask = 0;
+  const values: unknown[] = [];
+  for (let i = 0; i < PATCH_FIELDS.length; i++) {
+    const field = PATCH_FIELDS[i]!;
+    const value = patch[field.key];
+    if (value === undefined) continue;
+    mask |= 1 << i;
+    values.push(field.json ? toJson(value) : value);
+  }
+  return { mask, values };
+}
+
+/** The fields a mask selects, in PATCH_FIELDS order. */
+export function patchFields(mask: number): PatchField[] {
+  return PATCH_FIELDS.filter((_, i) => (mask & (1 << i)) !== 0);
+}
+
+/** Bits of the optional filters of listExecutions, for caching one statement per shape. */
+export const LIST_FILTERS = ['status', 'rufid', 'branch', 'cursor'] as const;

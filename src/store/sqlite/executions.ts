@@ -1,0 +1,150 @@
+/**
+ * Executions and their logs on SQLite: the hot path of every call. Each
+ * statement is prepared once; updates and listings with optional parts get
+ * one cached statement per shape (bit mask of the fields present).
+ */
+import type { ExecutionRecord, LogLine } from '../../domain/index.ts';
+import type { StatementSync } from 'node:sqlite';
+import type { ExecutionFilter, ExecutionPatch, NewLogLine } from '../port.ts';
+import { patchFields, patchValues, toJson } from '../shared.ts';
+import { conflictOnDuplicate, type Param, type SqliteDb } from './db.ts';
+import * as rows from './rows.ts';
+
+const INSERT = `INSERT INTO executions (${rows.EXECUTION_COLUMNS})
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const BY_ID = `SELECT ${rows.EXECUTION_COLUMNS} FROM executions WHERE id = ?`;
+const BY_TENANT_AND_ID = `${BY_ID} AND tenant_id = ?`;
+
+export class SqliteExecutions {
+  private readonly db: SqliteDb;
+  private readonly patchStatements = new Map<number, StatementSync>();
+  private readonly listStatements = new Map<number, StatementSync>();
+
+  constructor(db: SqliteDb) {
+    this.db = db;
+  }
+
+  insert(e: ExecutionRecord): void {
+    conflictOnDuplicate(`execution ${e.id} already exists`, () =>
+      this.db
+        .q(INSERT)
+        .run(
+          e.id,
+          e.tenantId,
+          e.rufid,
+          e.version,
+          e.branch,
+          e.status,
+          toJson(e.input),
+          toJson(e.output),
+          toJson(e.error),
+          toJson(e.timings),
+          toJson(e.usage),
+          e.cost,
+          e.attempt,
+          e.maxAttempts,
+          e.priority,
+          e.async ? 1 : 0,
+          e.idempotencyKey,
+          e.traceparent,
+          e.createdAt,
+          e.startedAt,
+          e.finishedAt,
+        ),
+    );
+  }
+
+  update(id: string, patch: ExecutionPatch): void {
+    const { mask, values } = patchValues(patch);
+    if (mask === 0) return;
+    let s = this.patchStatements.get(mask);
+    if (s === undefined) {
+      const sets = patchFields(mask).map((f) => `${f.column} = ?`);
+      s = this.db.raw.prepare(`UPDATE executions SET ${sets.join(', ')} WHERE id = ?`);
+      this.patchStatements.set(mask, s);
+    }
+    s.run(...(values as Param[]), id);
+  }
+
+  get(tenantId: string | null, id: string): ExecutionRecord | null {
+    const r =
+      tenantId === null ? this.db.q(BY_ID).get(id) : this.db.q(BY_TENANT_AND_ID).get(id, tenantId);
+    return r === undefined ? null : rows.execution(r);
+  }
+
+  list(filter: ExecutionFilter): ExecutionRecord[] {
+    const params: Param[] = [filter.tenantId];
+    const optional = [filter.status, filter.rufid, filter.branch, filter.cursor];
+    let mask = 0;
+    for (let i = 0; i < optional.length; i++) {
+      const v = optional[i];
+      if (v === undefined) continue;
+      mask |= 1 << i;
+      params.push(v);
+    }
+    params.push(filter.limit);
+    let s = this.listStatements.get(mask);
+    if (s === undefined) {
+      // A separate shape per filter set keeps `id < ?` a range on the
+      // (tenant_id, id DESC) index, so deep pages cost the same as the first.
+      const where = ['tenant_id = ?'];
+      if (mask & 1) where.push('status = ?');
+      if (mask & 2) where.push('rufid = ?');
+      if (mask & 4) where.push('branch = ?');
+      if (mask & 8) where.push('id < ?');
+      s = this.db.raw.prepare(
+        `SELECT ${rows.EXECUTION_COLUMNS} FROM executions WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`,
+      );
+      this.listStatements.set(mask, s);
+    }
+    return s.all(...params).map(rows.execution);
+  }
+
+  findByIdempotencyKey(tenantId: string, key: string, since: string): ExecutionRecord | null {
+    const r = this.db
+      .q(
+        `SELECT ${rows.EXECUTION_COLUMNS} FROM executions
+         WHERE tenant_id = ? AND idempotency_key = ? AND created_at >= ?
+         ORDER BY created_at DESC LIMIT 1`,
+      )
+      .get(tenantId, key, since);
+    return r === undefined ? null : rows.execution(r);
+  }
+
+  appendLogs(executionId: string, lines: NewLogLine[]): void {
+    if (lines.length === 0) return;
+    this.db.tx(() => {
+      // The counter on the execution row hands out seq numbers, so an append
+      // never scans the log table and two writers never collide.
+      const r = this.db
+        .q('UPDATE executions SET log_seq = log_seq + ? WHERE id = ? RETURNING log_seq')
+        .get(lines.length, executionId);
+      if (r === undefined) return;
+      let seq = (r.log_seq as number) - lines.length;
+      const insert = this.db.q(
+        'INSERT INTO execution_logs (execution_id, seq, stream, logged_at, line) VALUES (?, ?, ?, ?, ?)',
+      );
+      for (const l of lines) insert.run(executionId, ++seq, l.stream, l.time, l.line);
+    });
+  }
+
+  getLogs(executionId: string, afterSeq = 0): LogLine[] {
+    return this.db
+      .q(
+        `SELECT ${rows.LOG_COLUMNS} FROM execution_logs WHERE execution_id = ? AND seq > ? ORDER BY seq`,
+      )
+      .all(executionId, afterSeq)
+      .map(rows.logLine);
+  }
+
+  deleteFinishedBefore(before: string): number {
+    // Logs go with their execution through ON DELETE CASCADE.
+    return this.db.tx(() =>
+      Number(
+        this.db
+          .q('DELETE FROM executions WHERE finished_at IS NOT NULL AND finished_at < ?')
+          .run(before).changes,
+      ),
+    );
+  }
+}
