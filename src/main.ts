@@ -40,6 +40,8 @@ export interface RelayServer extends Graph {
   bootstrap: BootstrapResult;
   /** Stop accepting requests, finish in-flight ones, close the store; safe to call twice. */
   close(): Promise<void>;
+  /** Settles once close() has finished (for `relay serve` to wait on). */
+  closed: Promise<void>;
 }
 
 /** Build the shared services (store migrated, nothing listening). */
@@ -81,18 +83,21 @@ export async function startServer(config: Readonly<RelayConfig>, options: Server
 
     let closing: Promise<void> | undefined;
     const server = app;
+    const { promise: closed, resolve: markClosed } = Promise.withResolvers<void>();
     return {
       ...graph,
       app: server,
       url,
       port,
       bootstrap: boot,
+      closed,
       close: () => {
         closing ??= (async () => {
           try {
             await server.close();
           } finally {
             await store.close();
+            markClosed();
           }
         })();
         return closing;
