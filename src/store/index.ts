@@ -20,7 +20,7 @@ export interface CreateStoreOptions {
  */
 export async function createStore(
   url: string,
-  _options: CreateStoreOptions = {},
+  options: CreateStoreOptions = {},
 ): Promise<ControlStore> {
   let store: ControlStore;
   if (url.startsWith('sqlite:')) {
@@ -29,7 +29,8 @@ export async function createStore(
     const { openSqliteStore } = await import('./sqlite/index.ts');
     store = openSqliteStore(file);
   } else if (/^postgres(ql)?:\/\//.test(url)) {
-    throw new Error('the Postgres store is not available yet');
+    const { openPostgresStore } = await import('./postgres/index.ts');
+    store = await openPostgresStore(url, { schema: options.schema });
   } else {
     throw new Error(
       `unsupported database URL: expected sqlite:<path> or postgres://..., got ${redact(url)}`,

@@ -4,6 +4,13 @@
  */
 import type { ExecutionPatch } from './port.ts';
 
+/** One step of a store schema; released steps are never edited. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
 /** The store's clock: ISO-8601 UTC with milliseconds, which sorts as text. */
 export function nowIso(): string {
   return new Date().toISOString();

@@ -3,12 +3,7 @@
  * migration is never edited: change the schema by adding the next one.
  * Timestamps are ISO-8601 UTC text (sorts correctly), JSON columns are text.
  */
-
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import type { Migration } from '../shared.ts';
 
 export const MIGRATIONS: readonly Migration[] = [
   {
