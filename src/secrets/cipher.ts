@@ -44,8 +44,11 @@ export function decryptSecret(key: Buffer, tenantId: string, name: string, blob:
     decipher.setAuthTag(tag);
     return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
   } catch (err) {
-    throw new SecretDecryptError('authentication failed (wrong key, tenant or name, or tampered data)', {
-      cause: err,
-    });
+    throw new SecretDecryptError(
+      'authentication failed (wrong key, tenant or name, or tampered data)',
+      {
+        cause: err,
+      },
+    );
   }
 }

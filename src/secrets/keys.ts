@@ -72,7 +72,11 @@ export function encodeKey(key: SecretsKey): string {
 
 /** Derived with a label so the id is not a usable hash of the raw key. */
 export function keyIdOf(bytes: Buffer): string {
-  return createHash('sha256').update('relay-secrets-key-id\0').update(bytes).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update('relay-secrets-key-id\0')
+    .update(bytes)
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** Keys by id; `current` encrypts, every key decrypts. */

@@ -99,7 +99,10 @@ function assertSecretValue(name: string, value: unknown): asserts value is strin
   }
   // Values become environment variables, which cannot hold NUL.
   if (value.includes('\0')) {
-    throw new RelayError('VALIDATION_FAILED', `secret ${name}: the value must not contain NUL characters`);
+    throw new RelayError(
+      'VALIDATION_FAILED',
+      `secret ${name}: the value must not contain NUL characters`,
+    );
   }
 }
 
@@ -127,7 +130,9 @@ export function createSecretsService(options: SecretsServiceOptions): SecretsSer
   }
 
   function loadKeyring(): Keyring {
-    const previous = (options.previousKeys ?? []).map((k) => parseSecretsKey(k, 'previous secrets key'));
+    const previous = (options.previousKeys ?? []).map((k) =>
+      parseSecretsKey(k, 'previous secrets key'),
+    );
     const retired = readRetiredKeys(dataDir);
     if (fromFile) {
       const { key, created } = loadOrCreateKeyFile(dataDir);
@@ -176,7 +181,10 @@ export function createSecretsService(options: SecretsServiceOptions): SecretsSer
       return decryptSecret(key.bytes, secret.tenantId, secret.name, secret.ciphertext);
     } catch (err) {
       if (!(err instanceof SecretDecryptError)) throw err;
-      throw new RelayError('INTERNAL', `secret ${secret.name} could not be decrypted: ${err.message}`);
+      throw new RelayError(
+        'INTERNAL',
+        `secret ${secret.name} could not be decrypted: ${err.message}`,
+      );
     }
   }
 
@@ -208,7 +216,7 @@ export function createSecretsService(options: SecretsServiceOptions): SecretsSer
       return keyring.current.id;
     },
 
-    put(tenantId, name, value) {
+    async put(tenantId, name, value) {
       assertSecretName(name);
       assertSecretValue(name, value);
       return serialised(async () => {
@@ -224,7 +232,7 @@ export function createSecretsService(options: SecretsServiceOptions): SecretsSer
       return all.map(summary).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },
 
-    remove(tenantId, name) {
+    async remove(tenantId, name) {
       assertSecretName(name);
       return serialised(() => store.deleteSecret(tenantId, name));
     },
@@ -240,7 +248,7 @@ export function createSecretsService(options: SecretsServiceOptions): SecretsSer
       await missing(tenantId, unique(names));
     },
 
-    rotate(newKey) {
+    async rotate(newKey) {
       let next: SecretsKey;
       try {
         next = parseSecretsKey(newKey, 'new secrets key');
@@ -269,7 +277,12 @@ export function createSecretsService(options: SecretsServiceOptions): SecretsSer
               continue;
             }
             const ciphertext = encryptSecret(next.bytes, tenant.id, secret.name, value);
-            await store.putSecret({ tenantId: tenant.id, name: secret.name, ciphertext, keyId: next.id });
+            await store.putSecret({
+              tenantId: tenant.id,
+              name: secret.name,
+              ciphertext,
+              keyId: next.id,
+            });
             reEncrypted += 1;
           }
         }

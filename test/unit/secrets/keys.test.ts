@@ -37,11 +37,14 @@ test('keys of the wrong length or alphabet are rejected with a message naming th
     'z'.repeat(64),
     randomBytes(48).toString('base64'),
   ]) {
-    assert.throws(() => parseSecretsKey(bad), (err: unknown) => {
-      assert.ok(err instanceof SecretsKeyError);
-      assert.match(err.message, /RELAY_SECRETS_KEY: expected a 32-byte key/);
-      return true;
-    });
+    assert.throws(
+      () => parseSecretsKey(bad),
+      (err: unknown) => {
+        assert.ok(err instanceof SecretsKeyError);
+        assert.match(err.message, /RELAY_SECRETS_KEY: expected a 32-byte key/);
+        return true;
+      },
+    );
   }
 });
 
