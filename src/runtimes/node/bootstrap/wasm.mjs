@@ -1,0 +1,176 @@
+// Relay's WebAssembly bootstrap: runs a WASI (preview 1) command module with
+// node:wasi. The module is compiled once at start; every invocation gets a
+// fresh instance (no state carries over), the input JSON on stdin, a private
+// scratch dir preopened as /tmp, and the context in RELAY_* environment
+// variables. Its stdout is the output JSON; its stderr is the bootstrap's
+// stderr, so it lands in the function's logs.
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WASI } from 'node:wasi';
+import { describeError, errorLine, replyLine, send, serve } from './protocol.mjs';
+
+const WASI_NAMESPACE = 'wasi_snapshot_preview1';
+
+// Variables the adapter sets for the bootstrap itself (src/runtimes/common.ts,
+// RUNTIME_ENV_KEYS); the module sees the function's env without them.
+const RUNTIME_ENV_KEYS = new Set([
+  'PATH',
+  'HOME',
+  'TMPDIR',
+  'LANG',
+  'LAMBDA_TASK_ROOT',
+  'NODE_PATH',
+  'RELAY_HANDLER',
+  'RELAY_TASK_DIR',
+  'RELAY_DEPS_DIR',
+]);
+
+class LoadError extends Error {
+  constructor(type, message) {
+    super(message);
+    this.error = { type, message, stack: '' };
+  }
+}
+
+async function main() {
+  const env = process.env;
+  const entrypoint = env.RELAY_HANDLER ?? '';
+  let module;
+  try {
+    module = await loadModule(entrypoint, env.RELAY_TASK_DIR ?? '.');
+  } catch (err) {
+    send({ ready: false, error: err instanceof LoadError ? err.error : describeError(err) });
+    process.exit(0);
+  }
+  const functionEnv = Object.fromEntries(
+    Object.entries(env).filter(([key, value]) => !RUNTIME_ENV_KEYS.has(key) && value !== undefined),
+  );
+  const ioDir = mkdtempSync(join(env.TMPDIR || '/tmp', 'relay-wasm-'));
+  send({ ready: true });
+  await serve((request) => invoke({ module, entrypoint, functionEnv, ioDir }, request));
+  rmSync(ioDir, { recursive: true, force: true });
+  process.exit(0);
+}
+
+/** Compiles the module and checks it is a WASI command that needs nothing but WASI. */
+async function loadModule(entrypoint, taskDir) {
+  if (!entrypoint.endsWith('.wasm')) {
+    throw new LoadError(
+      'ImportModuleError',
+      `Bad entrypoint '${entrypoint}': expected a .wasm file, e.g. 'echo.wasm'`,
+    );
+  }
+  let bytes;
+  try {
+    bytes = readFileSync(join(taskDir, entrypoint));
+  } catch (err) {
+    throw new LoadError('ImportModuleError', `Cannot read module '${entrypoint}': ${err.message}`);
+  }
+  let module;
+  try {
+    module = await WebAssembly.compile(bytes);
+  } catch (err) {
+    throw new LoadError(
+      'ImportModuleError',
+      `'${entrypoint}' is not a valid WebAssembly module: ${err.message}`,
+    );
+  }
+  const provided = new Set(
+    Object.keys(new WASI({ version: 'preview1' }).getImportObject()[WASI_NAMESPACE]),
+  );
+  const missing = WebAssembly.Module.imports(module).find(
+    (imp) => imp.module !== WASI_NAMESPACE || !provided.has(imp.name),
+  );
+  if (missing !== undefined) {
+    throw new LoadError(
+      'ImportModuleError',
+      `'${entrypoint}' imports ${missing.module}.${missing.name}, which is not part of WASI preview 1`,
+    );
+  }
+  const exports = WebAssembly.Module.exports(module);
+  if (!exports.some((exp) => exp.name === '_start' && exp.kind === 'function')) {
+    throw new LoadError(
+      'HandlerNotFound',
+      `'${entrypoint}' does not export _start (it must be a WASI command module)`,
+    );
+  }
+  if (!exports.some((exp) => exp.name === 'memory' && exp.kind === 'memory')) {
+    throw new LoadError(
+      'ImportModuleError',
+      `'${entrypoint}' does not export its memory, which WASI needs`,
+    );
+  }
+  return module;
+}
+
+/** The invocation context as the module sees it: environment variables. */
+function contextEnv(fields) {
+  return {
+    RELAY_EXECUTION_ID: String(fields.executionId ?? ''),
+    RELAY_TENANT_ID: String(fields.tenantId ?? ''),
+    RELAY_RUFID: String(fields.rufid ?? ''),
+    RELAY_FUNCTION_NAME: String(fields.functionName ?? ''),
+    RELAY_FUNCTION_VERSION: String(fields.version ?? ''),
+    RELAY_BRANCH: String(fields.branch ?? ''),
+    RELAY_MEMORY_LIMIT_MB: String(fields.memoryLimitMb ?? ''),
+    RELAY_DEADLINE_MS: String(fields.deadlineMs ?? ''),
+  };
+}
+
+async function invoke(state, request) {
+  const { module, entrypoint, functionEnv, ioDir } = state;
+  const stdinPath = join(ioDir, 'stdin.json');
+  const stdoutPath = join(ioDir, 'stdout.json');
+  writeFileSync(stdinPath, JSON.stringify(request.input ?? null));
+  const scratch = mkdtempSync(join(ioDir, 'scratch-'));
+  const stdin = openSync(stdinPath, 'r');
+  const stdout = openSync(stdoutPath, 'w');
+  let exitCode;
+  try {
+    const wasi = new WASI({
+      version: 'preview1',
+      args: [entrypoint],
+      env: { ...functionEnv, ...contextEnv(request.context ?? {}) },
+      preopens: { '/tmp': scratch },
+      stdin,
+      stdout,
+      stderr: 2,
+      returnOnExit: true,
+    });
+    const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
+    exitCode = wasi.start(instance);
+  } catch (err) {
+    const error = describeError(err);
+    // A trap (unreachable, out-of-bounds access, stack overflow) is the module's own failure.
+    if (err instanceof WebAssembly.RuntimeError) error.type = 'WasmTrap';
+    return errorLine(request.id, error);
+  } finally {
+    closeSync(stdin);
+    closeSync(stdout);
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  if (exitCode !== 0 && exitCode !== undefined) {
+    return errorLine(request.id, {
+      type: 'WasmExit',
+      message: `The module exited with code ${exitCode}`,
+      stack: '',
+    });
+  }
+  return outputLine(request.id, readFileSync(stdoutPath, 'utf8'));
+}
+
+function outputLine(id, text) {
+  // A module that prints nothing returns null, like a handler that returns nothing.
+  if (text.trim() === '') return replyLine(id, null);
+  try {
+    return replyLine(id, JSON.parse(text));
+  } catch (err) {
+    return errorLine(id, {
+      type: 'ResultNotSerializable',
+      message: `The module's stdout is not valid JSON: ${err.message}`,
+      stack: '',
+    });
+  }
+}
+
+await main();
