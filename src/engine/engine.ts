@@ -60,8 +60,13 @@ export class ExecutionEngine {
     this.#hooks.push(hook);
   }
 
-  /** Runs one attempt; resolves with the persisted record, never rejects for function failures. */
-  async run(job: ExecutionJob, signal?: AbortSignal): Promise<ExecutionRecord> {
+  /**
+   * Runs one attempt; resolves with the persisted record, never rejects for
+   * function failures. `persist` is asked at the end whether the verdict is
+   * still this attempt's to write (a worker that lost its lease must not
+   * overwrite the attempt that replaced it).
+   */
+  async run(job: ExecutionJob, signal?: AbortSignal, persist: () => boolean = () => true): Promise<ExecutionRecord> {
     await this.slots.acquire(signal);
     const parent = job.traceparent
       ? propagation.extract(otelContext.active(), { traceparent: job.traceparent })
@@ -96,6 +101,7 @@ export class ExecutionEngine {
       results: this.#deps.results,
       observers: this.#deps.observers ?? [],
       onError: this.#deps.onInternalError ?? (() => {}),
+      persist,
     });
   }
 

@@ -78,6 +78,8 @@ export interface FinalizeDeps {
   results: ResultStorePort;
   observers: ExecutionObserver[];
   onError: (err: unknown, where: string) => void;
+  /** False when another attempt now owns the record: release everything, write nothing. */
+  persist: () => boolean;
 }
 
 /** Releases everything the run held and persists its verdict; returns the stored record. */
@@ -93,6 +95,7 @@ export async function finalizeExecution(
   deps.slots.release();
   state.timings.totalMs = round(performance.now() - state.startedAt + (state.timings.queueMs ?? 0));
   await guard(deps, 'logs', () => state.collector.close());
+  if (!deps.persist()) return fallbackRecord(state);
   const { status, output, error } = state.verdict;
   await guard(deps, 'persist', () =>
     deps.results.update(job.executionId, {

@@ -1,0 +1,45 @@
+/**
+ * What happens after an attempt: finish, retry later (exponential backoff
+ * with full jitter), or give up as `dead`. Sync calls never retry: their
+ * caller is waiting and decides for themselves.
+ */
+import type { ExecutionRecord, ExecutionStatus } from '../domain/index.ts';
+import { NON_RETRYABLE_ERROR_TYPES } from './outcome.ts';
+
+export interface RetryPolicy {
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({ baseDelayMs: 1000, maxDelayMs: 60_000 });
+
+export type AttemptDecision =
+  | { action: 'finish'; status: ExecutionStatus }
+  | { action: 'retry'; delayMs: number }
+  | { action: 'dead' };
+
+const RETRYABLE_STATUSES: ReadonlySet<ExecutionStatus> = new Set(['failed', 'timed_out', 'memory_exceeded']);
+
+/** Decides the fate of a finished attempt. */
+export function decideAfterAttempt(
+  record: Pick<ExecutionRecord, 'status' | 'error'>,
+  attempt: number,
+  maxAttempts: number,
+  retriesAllowed: boolean,
+  policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+  random: () => number = Math.random,
+): AttemptDecision {
+  const retryable =
+    retriesAllowed &&
+    RETRYABLE_STATUSES.has(record.status) &&
+    !NON_RETRYABLE_ERROR_TYPES.has(record.error?.type ?? '');
+  if (!retryable) return { action: 'finish', status: record.status };
+  if (attempt >= maxAttempts) return { action: 'dead' };
+  return { action: 'retry', delayMs: backoffDelay(attempt, policy, random) };
+}
+
+/** Full jitter: uniform in [0, min(max, base · 2^(attempt-1))], at least 10% of the cap so retries never stampede at 0. */
+export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number): number {
+  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(cap * (0.1 + 0.9 * random()));
+}

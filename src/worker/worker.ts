@@ -1,0 +1,235 @@
+/**
+ * The worker: claims as many jobs as it has free execution slots, runs
+ * each through the engine, and acknowledges the queue — complete, retry
+ * later, or dead. Heartbeats keep its leases alive and tell it of cancels;
+ * a periodic reap returns the leases of workers that died. On stop it
+ * claims nothing more, lets running work finish within a grace period,
+ * then gives back what is left so nothing is lost.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ExecutionError, ExecutionRecord } from '../domain/index.ts';
+import type { ExecutionEngine } from '../engine/engine.ts';
+import { decideAfterAttempt } from '../engine/retry.ts';
+import type { RetryPolicy } from '../engine/retry.ts';
+import type { ExecutionPayload } from '../engine/submit.ts';
+import type { LeasedJob, Queue } from '../queue/port.ts';
+import type { ResultStorePort } from '../results/port.ts';
+
+export interface WorkerLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface WorkerOptions {
+  queue: Queue;
+  engine: ExecutionEngine;
+  results: ResultStorePort;
+  logger: WorkerLogger;
+  workerId?: string;
+  leaseMs: number;
+  retryPolicy?: RetryPolicy;
+  /** How often expired leases are looked for (default: a third of the lease). */
+  reapIntervalMs?: number;
+}
+
+interface Running {
+  job: LeasedJob;
+  controller: AbortController;
+  /** Why it was aborted: a user's cancel is persisted, a lost lease is not ours to report. */
+  abortReason?: 'cancelled' | 'lease-lost' | 'shutdown';
+  done: Promise<void>;
+}
+
+export class Worker {
+  readonly id: string;
+  readonly #opts: WorkerOptions;
+  readonly #running = new Map<string, Running>();
+  readonly #stop = new AbortController();
+  #loop: Promise<void> | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  #unsubscribeCancel: (() => void) | undefined;
+  #slotFreed: PromiseWithResolvers<void> = Promise.withResolvers();
+
+  constructor(options: WorkerOptions) {
+    this.#opts = options;
+    this.id = options.workerId ?? `w_${randomBytes(6).toString('hex')}`;
+  }
+
+  /** Jobs this worker is running right now. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  start(): void {
+    if (this.#loop) return;
+    const { queue, leaseMs } = this.#opts;
+    this.#unsubscribeCancel = queue.onCancel((jobId) => this.#abort(jobId, 'cancelled'));
+    this.#timers.push(setInterval(() => void this.#heartbeat(), Math.max(50, leaseMs / 3)));
+    this.#timers.push(setInterval(() => void this.#reap(), this.#opts.reapIntervalMs ?? Math.max(100, leaseMs / 3)));
+    for (const t of this.#timers) t.unref();
+    this.#loop = this.#claimLoop();
+  }
+
+  /**
+   * Stops claiming, waits up to `graceMs` for running work, then aborts
+   * what is left and hands it back to the queue for another worker.
+   */
+  async stop(graceMs: number): Promise<void> {
+    if (this.#stop.signal.aborted) return this.#loop;
+    this.#stop.abort();
+    this.#slotFreed.resolve();
+    await this.#loop;
+    const all = () => Promise.all([...this.#running.values()].map((r) => r.done));
+    const graceOver = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
+    if ((await Promise.race([all(), graceOver])) === 'timeout') {
+      for (const id of this.#running.keys()) this.#abort(id, 'shutdown');
+      await all();
+    }
+    for (const t of this.#timers) clearInterval(t);
+    this.#unsubscribeCancel?.();
+  }
+
+  async #claimLoop(): Promise<void> {
+    const { queue, engine, leaseMs, logger } = this.#opts;
+    const signal = this.#stop.signal;
+    while (!signal.aborted) {
+      const free = engine.slots.capacity - this.#running.size;
+      if (free <= 0) {
+        await this.#slotFreed.promise;
+        continue;
+      }
+      let jobs: LeasedJob[] = [];
+      try {
+        jobs = await queue.claim(this.id, free, leaseMs);
+      } catch (err) {
+        logger.error({ err, worker: this.id }, 'claim failed; backing off');
+        await sleep(500, signal);
+        continue;
+      }
+      if (jobs.length === 0) {
+        await queue.waitForWork(signal, 1000).catch(() => sleep(200, signal));
+        continue;
+      }
+      for (const job of jobs) this.#launch(job);
+    }
+  }
+
+  #launch(job: LeasedJob): void {
+    const controller = new AbortController();
+    const entry: Running = { job, controller, done: Promise.resolve() };
+    this.#running.set(job.id, entry);
+    entry.done = this.#execute(entry)
+      .catch((err: unknown) => this.#opts.logger.error({ err, job: job.id }, 'worker failed to settle a job'))
+      .finally(() => {
+        this.#running.delete(job.id);
+        const freed = this.#slotFreed;
+        this.#slotFreed = Promise.withResolvers();
+        freed.resolve();
+      });
+  }
+
+  async #execute(entry: Running): Promise<void> {
+    const { job, controller } = entry;
+    const { engine, queue, results } = this.#opts;
+    const payload = job.payload as ExecutionPayload;
+    let input = payload.input;
+    if (input === undefined) input = (await results.get(null, job.id))?.input ?? null;
+    const record = await engine.run(
+      {
+        executionId: job.id,
+        tenantId: job.tenantId,
+        rufid: payload.rufid,
+        version: payload.version,
+        branch: payload.branch,
+        input,
+        attempt: job.attempt,
+        enqueuedAt: job.enqueuedAt,
+        traceparent: job.traceparent,
+      },
+      controller.signal,
+      () => entry.abortReason !== 'lease-lost',
+    );
+    if (entry.abortReason === 'lease-lost') return;
+    if (entry.abortReason === 'shutdown') {
+      await this.#giveBack(job, record);
+      return;
+    }
+    const decision = decideAfterAttempt(record, job.attempt, job.maxAttempts, !payload.sync, this.#opts.retryPolicy);
+    if (decision.action === 'retry') {
+      const retryAt = Date.now() + decision.delayMs;
+      if (await queue.fail(this.id, job.id, { retryAt })) {
+        await results.update(job.id, { status: 'queued' });
+        await this.#note(job.id, `[relay] attempt ${job.attempt} of ${job.maxAttempts} ended ${describe(record)}; retrying in ${(decision.delayMs / 1000).toFixed(1)}s`);
+      }
+      return;
+    }
+    if (decision.action === 'dead') {
+      const error: ExecutionError = {
+        type: record.error?.type ?? 'RetriesExhausted',
+        message: `all ${job.maxAttempts} attempts failed; last: ${record.error?.message ?? record.status}`,
+      };
+      await results.update(job.id, { status: 'dead', error });
+      await this.#note(job.id, `[relay] attempt ${job.attempt} of ${job.maxAttempts} ended ${describe(record)}; no attempts left`);
+      await queue.complete(this.id, job.id, { status: 'dead' });
+      return;
+    }
+    await queue.complete(this.id, job.id, { status: record.status === 'queued' || record.status === 'running' || record.status === 'rejected' ? 'failed' : record.status });
+  }
+
+  /** Shutdown: the attempt is handed back to the queue for another worker, as if it never ran. */
+  async #giveBack(job: LeasedJob, record: ExecutionRecord): Promise<void> {
+    const { queue, results } = this.#opts;
+    if (await queue.fail(this.id, job.id, { retryAt: Date.now() })) {
+      await results.update(job.id, { status: 'queued', error: null, finishedAt: null });
+      await this.#note(job.id, `[relay] worker ${this.id} stopped during attempt ${job.attempt} (${record.status}); handed back to the queue`);
+    }
+  }
+
+  async #heartbeat(): Promise<void> {
+    if (this.#running.size === 0) return;
+    try {
+      const report = await this.#opts.queue.heartbeat(this.id, [...this.#running.keys()], this.#opts.leaseMs);
+      for (const id of report.cancelled) this.#abort(id, 'cancelled');
+      for (const id of report.lost) this.#abort(id, 'lease-lost');
+    } catch (err) {
+      this.#opts.logger.warn({ err, worker: this.id }, 'heartbeat failed');
+    }
+  }
+
+  async #reap(): Promise<void> {
+    try {
+      const report = await this.#opts.queue.reapExpired();
+      if (report.requeued + report.dead > 0) {
+        this.#opts.logger.warn({ ...report, worker: this.id }, 'reaped expired leases');
+      }
+    } catch (err) {
+      this.#opts.logger.warn({ err, worker: this.id }, 'reap failed');
+    }
+  }
+
+  #abort(jobId: string, reason: NonNullable<Running['abortReason']>): void {
+    const entry = this.#running.get(jobId);
+    if (!entry || entry.abortReason) return;
+    entry.abortReason = reason;
+    entry.controller.abort();
+  }
+
+  async #note(id: string, line: string): Promise<void> {
+    await this.#opts.results.appendLogs(id, [{ stream: 'system', time: new Date().toISOString(), line }]);
+  }
+}
+
+function describe(record: ExecutionRecord): string {
+  return record.error ? `${record.status} (${record.error.type}: ${record.error.message})` : record.status;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}
