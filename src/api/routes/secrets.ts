@@ -66,7 +66,7 @@ export const secretRoutes: RoutePlugin = (app, ctx) => {
     async (request, reply) => {
       const principal = await ctx.authorize(request, ['deploy']);
       const removed = await secrets.remove(principal.tenant.id, request.params.name);
-      if (!removed) throw new RelayError('SECRET_NOT_FOUND', `Secret '${request.params.name}' not found`);
+      if (!removed) throw new RelayError('NOT_FOUND', `Secret '${request.params.name}' not found`);
       return reply.status(204).send();
     },
   );
