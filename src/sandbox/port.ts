@@ -104,11 +104,24 @@ export interface Sandbox {
   destroy(): Promise<void>;
 }
 
+/** Bounds on starting a sandbox (loading the function counts against the caller's time). */
+export interface StartOptions {
+  /** Longest wait for the readiness line; on expiry the first invoke reports `timed_out`. */
+  timeoutMs?: number;
+  /** Aborting kills the starting sandbox; the first invoke reports `cancelled`. */
+  signal?: AbortSignal;
+}
+
 export interface SandboxProvider {
   readonly name: 'bwrap' | 'process';
   /** True when functions cannot see the host, other tenants or the network. */
   readonly isolated: boolean;
-  /** Starts a sandbox and waits until its bootstrap is ready for requests. */
-  start(spec: SandboxSpec): Promise<Sandbox>;
+  /**
+   * Starts a sandbox and waits until its bootstrap is ready for requests.
+   * A function that fails to load, runs out of memory or time while loading
+   * still yields a sandbox: its first invoke reports that outcome and it is
+   * not reusable. Rejects only when the host cannot start sandboxes at all.
+   */
+  start(spec: SandboxSpec, options?: StartOptions): Promise<Sandbox>;
   close(): Promise<void>;
 }

@@ -1,0 +1,107 @@
+/**
+ * bubblewrap command lines: the namespaces, the read-only view of the host
+ * (only /usr, the lib symlinks, the interpreter's own paths and a handful
+ * of /etc files) and the writable size-capped /tmp. Secrets never appear
+ * here: the environment travels through `--args FD`, which the host's
+ * process list cannot show.
+ */
+import { lstatSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
+
+/** Paths as the sandboxed process sees them. */
+export const SANDBOX_PATHS = {
+  taskDir: '/var/task',
+  depsDir: '/opt/deps',
+  bootstrapDir: '/opt/relay',
+  tmpDir: '/tmp',
+} as const;
+
+export const SANDBOX_UID = 65534;
+
+const ROOT_LINKS = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
+/** Resolver and CA files a networked sandbox needs; nothing else of /etc is shown. */
+const NETWORK_ETC = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/gai.conf', '/etc/services', '/etc/protocols', '/etc/ssl', '/etc/pki', '/etc/ca-certificates'];
+
+export interface Bind {
+  host: string;
+  sandbox: string;
+  writable: boolean;
+}
+
+export interface BwrapPlan {
+  network: boolean;
+  /** Extra host paths the command needs, bound read-only at the same place. */
+  hostPaths: readonly string[];
+  binds: readonly Bind[];
+  tmpBytes: number;
+  cwd: string;
+  hostname: string;
+  /** Descriptor numbers (in the child) of the data pipes bwrap reads at start. */
+  fds: { args: number; seccomp: number | null; passwd: number; group: number };
+}
+
+/** How the host's root-level directories map into the sandbox (merged-/usr symlinks or real dirs). */
+export function rootLayout(): string[] {
+  const args: string[] = [];
+  for (const p of ROOT_LINKS) {
+    try {
+      const st = lstatSync(p);
+      if (st.isSymbolicLink()) args.push('--symlink', readlinkSync(p), p);
+      else if (st.isDirectory()) args.push('--ro-bind', p, p);
+    } catch {
+      // absent on this host
+    }
+  }
+  return args;
+}
+
+/** The bwrap options (everything before the command). */
+export function bwrapArgs(plan: BwrapPlan, layout: readonly string[]): string[] {
+  const args = [
+    '--args', String(plan.fds.args),
+    '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
+    ...(plan.network ? [] : ['--unshare-net']),
+    '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID),
+    '--hostname', plan.hostname,
+    '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
+    '--ro-bind', '/usr', '/usr',
+    ...layout,
+    '--proc', '/proc',
+    '--dev', '/dev',
+    '--size', String(plan.tmpBytes), '--perms', '1777', '--tmpfs', '/tmp',
+    '--ro-bind-data', String(plan.fds.passwd), '/etc/passwd',
+    '--ro-bind-data', String(plan.fds.group), '/etc/group',
+    '--ro-bind-try', '/etc/ssl/certs', '/etc/ssl/certs',
+  ];
+  if (plan.network) for (const p of NETWORK_ETC) args.push('--ro-bind-try', p, p);
+  for (const p of extraHostPaths(plan.hostPaths)) args.push('--ro-bind', p, p);
+  for (const b of plan.binds) args.push(b.writable ? '--bind' : '--ro-bind', b.host, b.sandbox);
+  if (plan.fds.seccomp !== null) args.push('--seccomp', String(plan.fds.seccomp));
+  args.push('--chdir', plan.cwd);
+  return args;
+}
+
+/** Host paths not already visible through /usr or a parent in the list, parents first. */
+function extraHostPaths(paths: readonly string[]): string[] {
+  const sorted = [...new Set(paths.map((p) => path.resolve(p)))].sort((a, b) => a.length - b.length);
+  const kept: string[] = [];
+  for (const p of sorted) {
+    if (p === '/usr' || p.startsWith('/usr/')) continue;
+    if (kept.some((k) => p === k || p.startsWith(`${k}/`))) continue;
+    kept.push(p);
+  }
+  return kept;
+}
+
+/** The `--args` payload: the command's environment, NUL-separated. */
+export function envArgs(env: Record<string, string>): Buffer {
+  const parts = ['--clearenv'];
+  for (const [k, v] of Object.entries(env)) {
+    if (k === '' || k.includes('=') || k.includes('\0') || v.includes('\0')) continue;
+    parts.push('--setenv', k, v);
+  }
+  return Buffer.from(`${parts.join('\0')}\0`);
+}
+
+export const PASSWD = `nobody:x:${SANDBOX_UID}:${SANDBOX_UID}:nobody:/tmp:/usr/sbin/nologin\n`;
+export const GROUP = `nogroup:x:${SANDBOX_UID}:\n`;

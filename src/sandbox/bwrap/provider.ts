@@ -1,0 +1,151 @@
+/**
+ * Provider `bwrap`: each sandbox is a bubblewrap container (new user, pid,
+ * ipc, uts, cgroup and, unless asked, network namespaces; uid 65534; no
+ * capabilities; seccomp), inside its own cgroup, speaking the invoke
+ * protocol.
+ */
+import { spawn } from 'node:child_process';
+import { newId } from '../../domain/index.ts';
+import type { LaunchPaths } from '../../runtimes/port.ts';
+import { killSandbox } from '../kill.ts';
+import { inheritedDescriptors } from '../launcher.ts';
+import { ResourceLimitsEnforcer } from '../limits/index.ts';
+import type { SandboxLogger } from '../logger.ts';
+import type { Sandbox, SandboxProvider, SandboxSpec, StartOptions } from '../port.ts';
+import { ProtocolSandbox } from '../session.ts';
+import { rootLayout, SANDBOX_PATHS, type Bind } from './args.ts';
+import { compileSeccompFilter, seccompSupported } from './seccomp.ts';
+import { spawnBwrap } from './spawn.ts';
+
+export const DEFAULT_BWRAP_PATH = '/usr/bin/bwrap';
+/** bwrap itself and its pid-1 reaper live in the sandbox's pids group too. */
+const BWRAP_PROCESSES = 2;
+
+export interface SandboxProviderOptions {
+  logger: SandboxLogger;
+  /** Shared enforcer; one is created (and closed with the provider) when absent. */
+  enforcer?: ResourceLimitsEnforcer;
+  /** Default bound on loading a function (StartOptions.timeoutMs overrides it). */
+  startTimeoutMs?: number;
+  /** RLIMIT_CPU of each sandbox; a warm sandbox retires at half of it. */
+  cpuBackstopSeconds?: number;
+}
+
+export interface BwrapProviderOptions extends SandboxProviderOptions {
+  bwrapPath?: string;
+  hostname?: string;
+}
+
+export class BwrapProvider implements SandboxProvider {
+  readonly name = 'bwrap';
+  readonly isolated = true;
+  private readonly logger: SandboxLogger;
+  private readonly enforcer: ResourceLimitsEnforcer;
+  private readonly ownsEnforcer: boolean;
+  private readonly bwrapPath: string;
+  private readonly hostname: string;
+  private readonly startTimeoutMs: number;
+  private readonly cpuBackstopSeconds: number;
+  // Computed once: the start path does no work that does not change per sandbox.
+  private readonly seccomp: Buffer | null;
+  private readonly layout: string[];
+  private readonly strayFds: number[];
+  private readonly live = new Set<Sandbox>();
+  private closed = false;
+
+  constructor(options: BwrapProviderOptions) {
+    this.logger = options.logger;
+    this.ownsEnforcer = options.enforcer === undefined;
+    this.enforcer = options.enforcer ?? ResourceLimitsEnforcer.create({ logger: options.logger });
+    this.bwrapPath = options.bwrapPath ?? DEFAULT_BWRAP_PATH;
+    this.hostname = options.hostname ?? 'sandbox';
+    this.startTimeoutMs = options.startTimeoutMs ?? 60_000;
+    this.cpuBackstopSeconds = options.cpuBackstopSeconds ?? 3600;
+    this.seccomp = seccompSupported() ? compileSeccompFilter() : null;
+    if (!this.seccomp) this.logger.warn({ arch: process.arch }, 'no seccomp filter for this architecture');
+    this.layout = rootLayout();
+    this.strayFds = inheritedDescriptors();
+    if (this.strayFds.length > 0) {
+      this.logger.warn({ fds: this.strayFds }, 'descriptors inherited without close-on-exec are replaced by /dev/null in sandboxes');
+    }
+  }
+
+  async start(spec: SandboxSpec, options: StartOptions = {}): Promise<Sandbox> {
+    if (this.closed) throw new Error('sandbox provider is closed');
+    const id = newId('sbx');
+    const paths: LaunchPaths = {
+      taskDir: SANDBOX_PATHS.taskDir,
+      depsDir: spec.depsDir === undefined ? undefined : SANDBOX_PATHS.depsDir,
+      bootstrapDir: SANDBOX_PATHS.bootstrapDir,
+      tmpDir: SANDBOX_PATHS.tmpDir,
+    };
+    const launch = spec.runtime.launch(spec.entrypoint, paths);
+    const binds: Bind[] = [
+      { host: spec.taskDir, sandbox: paths.taskDir, writable: false },
+      { host: spec.runtime.bootstrapDir, sandbox: paths.bootstrapDir, writable: false },
+    ];
+    if (spec.depsDir !== undefined) binds.push({ host: spec.depsDir, sandbox: SANDBOX_PATHS.depsDir, writable: false });
+    const { limits } = spec;
+    const cgroup = this.enforcer.cgroup(id, {
+      memoryMb: limits.memoryMb,
+      cpus: limits.cpus,
+      pids: Math.max(limits.pids, spec.runtime.minPids) + BWRAP_PROCESSES,
+    });
+    try {
+      const child = spawnBwrap({
+        bwrapPath: this.bwrapPath,
+        argv: launch.argv,
+        // The runtime's keys win: a function must not redirect its own bootstrap.
+        env: { ...spec.env, ...launch.env },
+        network: spec.network,
+        hostPaths: spec.runtime.hostPaths,
+        binds,
+        tmpBytes: limits.tmpMb * 1024 * 1024,
+        cwd: paths.taskDir,
+        hostname: this.hostname,
+        seccomp: this.seccomp,
+        procsFiles: cgroup?.procsFiles ?? [],
+        rlimits: this.enforcer.rlimits(limits.fileSizeMb, this.cpuBackstopSeconds),
+        layout: this.layout,
+        strayFds: this.strayFds,
+      });
+      const sandbox = await ProtocolSandbox.start(
+        {
+          id,
+          spec,
+          child,
+          cgroup,
+          kill: () => killSandbox(child, cgroup, false),
+          cleanup: async () => {
+            await cgroup?.remove();
+            this.live.delete(sandbox);
+          },
+          retireAfterCpuMs: (this.cpuBackstopSeconds * 1000) / 2,
+        },
+        { timeoutMs: options.timeoutMs ?? this.startTimeoutMs, signal: options.signal },
+      );
+      this.live.add(sandbox);
+      return sandbox;
+    } catch (err) {
+      await cgroup?.remove();
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.live].map((s) => s.destroy()));
+    if (this.ownsEnforcer) await this.enforcer.close();
+  }
+}
+
+/** True when bwrap runs here with the namespaces Relay asks for. */
+export function probeBwrap(bwrapPath = DEFAULT_BWRAP_PATH): Promise<boolean> {
+  const args = ['--unshare-user', '--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--die-with-parent',
+    '--ro-bind', '/usr', '/usr', ...rootLayout(), '--proc', '/proc', '--dev', '/dev', '/usr/bin/true'];
+  return new Promise((resolve) => {
+    const child = spawn(bwrapPath, args, { stdio: 'ignore', env: {} });
+    child.once('error', () => resolve(false));
+    child.once('exit', (code) => resolve(code === 0));
+  });
+}
