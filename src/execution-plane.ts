@@ -1,0 +1,150 @@
+/**
+ * Composition of the execution plane on top of the control plane's graph:
+ * queue, result store, metrics, the ExecutionService the API submits to,
+ * and — in processes that run functions — sandboxes, runtimes, the
+ * dependency cache, the ExecutionEngine and a Worker. `relay serve` builds
+ * both halves in one process; `relay api` and `relay worker` one each.
+ */
+import path from 'node:path';
+import type { RoutePlugin } from './api/index.ts';
+import { executionRoutes } from './api/routes/executions.ts';
+import { metricsRoutes } from './api/routes/metrics.ts';
+import { createBuildService, createDependencyCache } from './deps/index.ts';
+import type { BuildService } from './deps/index.ts';
+import { ExecutionEngine, ExecutionPreparer } from './engine/index.ts';
+import { ExecutionService } from './engine/submit.ts';
+import type { Graph } from './main.ts';
+import { createQueue } from './queue/index.ts';
+import type { Queue } from './queue/index.ts';
+import { StoreResultStore, startRetentionSweeper } from './results/index.ts';
+import type { RetentionSweeper } from './results/index.ts';
+import { createRuntimes } from './runtimes/index.ts';
+import { createSandboxManager, runIsolated } from './sandbox/index.ts';
+import type { SandboxManager } from './sandbox/index.ts';
+import { MetricsCollector } from './telemetry/metrics.ts';
+import { Worker } from './worker/worker.ts';
+
+export interface PlaneOptions {
+  /** Run functions in this process (a worker); false for an API-only process. */
+  worker: boolean;
+  /** Queue options for tests: a Postgres schema or a Redis key prefix of their own. */
+  queueSchema?: string;
+  queueKeyPrefix?: string;
+}
+
+export interface ExecutionPlane {
+  queue: Queue;
+  service: ExecutionService;
+  metrics: MetricsCollector;
+  builds: BuildService;
+  sandboxes: SandboxManager | undefined;
+  engine: ExecutionEngine | undefined;
+  worker: Worker | undefined;
+  /** Routes under /api/v1 and at the root (/metrics). */
+  routes: RoutePlugin[];
+  rootRoutes: RoutePlugin[];
+  /** Drains the worker (within `graceMs`), then closes sandboxes and the queue. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** The queue URL in the form createQueue wants (the embedded default gets its own file). */
+function queueUrl(graph: Graph): string {
+  const { config } = graph;
+  if (config.queueUrl === config.databaseUrl && config.queueUrl.startsWith('sqlite:')) {
+    return `sqlite:${path.join(config.dataDir, 'queue.db')}`;
+  }
+  return config.queueUrl;
+}
+
+/** Builds the execution plane for this process. */
+export async function createExecutionPlane(graph: Graph, options: PlaneOptions): Promise<ExecutionPlane> {
+  const { config, logger, store, registry, secrets } = graph;
+  const queue = await createQueue(queueUrl(graph), {
+    maxQueuedPerTenant: config.queue.maxPerTenant,
+    maxQueuedTotal: config.queue.maxTotal,
+    ...(options.queueSchema ? { schema: options.queueSchema } : {}),
+    ...(options.queueKeyPrefix ? { keyPrefix: options.queueKeyPrefix } : {}),
+  });
+  const results = new StoreResultStore(store, {
+    onSinkError: (sink, err) => logger.warn({ err, sink }, 'result sink failed'),
+  });
+  let sandboxes: SandboxManager | undefined;
+  const metrics = new MetricsCollector(
+    {
+      sandboxes: () => sandboxes?.stats() ?? { warm: 0, busy: 0 },
+      queueDepth: async () => {
+        const d = await queue.depth();
+        return d.ready + d.delayed;
+      },
+    },
+    { processMetrics: true },
+  );
+  const sandboxLogger = logger.child({ component: 'sandbox' });
+  const depsLogger = logger.child({ component: 'deps' });
+  const cache = createDependencyCache({
+    dataDir: config.dataDir,
+    config,
+    runner: (request) => runIsolated(request, { logger: sandboxLogger }),
+    logger: depsLogger,
+    onInstall: (runtime, ok, seconds) => metrics.dependencyInstalled(runtime, ok, seconds),
+  });
+  const builds = createBuildService({ store, cache, logger: depsLogger });
+  const preparer = new ExecutionPreparer({
+    config,
+    store,
+    runtimes: createRuntimes({ pythonPath: config.sandbox.python }),
+    packages: { materialize: async (version, dir) => void (await registry.materialize(version, dir)) },
+    secrets,
+    dependencies: builds,
+  });
+  const service = new ExecutionService({ config, queue, results, preparer });
+
+  let engine: ExecutionEngine | undefined;
+  let worker: Worker | undefined;
+  let sweeper: RetentionSweeper | undefined;
+  if (options.worker) {
+    sandboxes = await createSandboxManager(config, sandboxLogger);
+    engine = new ExecutionEngine({
+      config,
+      preparer,
+      pool: sandboxes,
+      results,
+      observers: [metrics],
+      onInternalError: (err, where) => logger.error({ err, where }, 'execution engine error'),
+    });
+    worker = new Worker({
+      queue,
+      engine,
+      results,
+      logger: logger.child({ component: 'worker' }),
+      leaseMs: config.queue.leaseSeconds * 1000,
+    });
+    worker.start();
+    sweeper = startRetentionSweeper(results, config.execution.resultRetentionHours, undefined, (err) =>
+      logger.warn({ err }, 'retention sweep failed'),
+    );
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    queue,
+    service,
+    metrics,
+    builds,
+    sandboxes,
+    engine,
+    worker,
+    routes: [executionRoutes(service, results)],
+    rootRoutes: [metricsRoutes(metrics)],
+    close: (graceMs = 10_000) => {
+      closing ??= (async () => {
+        sweeper?.stop();
+        await worker?.stop(graceMs);
+        await builds.drain();
+        await sandboxes?.close();
+        await queue.close();
+      })();
+      return closing;
+    },
+  };
+}
