@@ -43,7 +43,9 @@ export class PgDb {
   static async connect(url: string, options: PostgresStoreOptions = {}): Promise<PgDb> {
     const schema = options.schema ?? 'public';
     if (!SCHEMA_PATTERN.test(schema)) {
-      throw new RelayError('BAD_REQUEST', `invalid Postgres schema name: ${schema}`);
+      throw new Error(
+        `invalid Postgres schema name ${JSON.stringify(schema)}: use [a-z_][a-z0-9_]*`,
+      );
     }
     const { default: pg } = await import('pg');
     const pool = new pg.Pool({

@@ -138,13 +138,10 @@ export class SqliteExecutions {
   }
 
   deleteFinishedBefore(before: string): number {
-    // Logs go with their execution through ON DELETE CASCADE.
-    return this.db.tx(() =>
-      Number(
-        this.db
-          .q('DELETE FROM executions WHERE finished_at IS NOT NULL AND finished_at < ?')
-          .run(before).changes,
-      ),
-    );
+    // One statement, so atomic; logs go with their execution through ON DELETE CASCADE.
+    const res = this.db
+      .q('DELETE FROM executions WHERE finished_at IS NOT NULL AND finished_at < ?')
+      .run(before);
+    return Number(res.changes);
   }
 }
