@@ -27,7 +27,7 @@ const schema = z.object({
   EXECUTION_CONCURRENCY: positiveInt.default(8),
   SANDBOX_RUNTIME: z.enum(['bwrap', 'process', 'auto']).default('auto'),
   SANDBOX_WARM_IDLE_SECONDS: z.coerce.number().nonnegative().default(300),
-  SANDBOX_WARM_MAX: positiveInt.default(32),
+  SANDBOX_WARM_MAX: z.coerce.number().int().nonnegative().default(32),
   SANDBOX_PIDS_LIMIT: positiveInt.default(64),
   SANDBOX_TMP_MB: positiveInt.default(64),
   RELAY_PYTHON: z.string().default('/usr/bin/python3'),
