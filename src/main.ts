@@ -23,17 +23,28 @@ export interface Graph {
   registry: Registry;
 }
 
+/** Something built on top of the graph (e.g. the execution plane) that brings routes and needs closing. */
+export interface Extension {
+  routes?: RoutePlugin[];
+  rootRoutes?: RoutePlugin[];
+  /** Called after the HTTP server stopped accepting requests, before the store closes. */
+  close?(): Promise<void>;
+}
+
 export interface ServerOptions {
   logger?: Logger;
   /** Extra route modules under /api/v1 and at the root. */
   routes?: RoutePlugin[];
   rootRoutes?: RoutePlugin[];
+  /** Built in order once the graph exists; their routes are mounted and they are closed in reverse order. */
+  extensions?: ((graph: Graph) => Promise<Extension>)[];
   /** Where the once-only bootstrap key banner goes; default stderr. */
   print?: (line: string) => void;
 }
 
 export interface RelayServer extends Graph {
   app: ZodApp;
+  extensions: Extension[];
   /** Base URL, e.g. http://127.0.0.1:8080 (the real port when config.port was 0). */
   url: string;
   port: number;
@@ -68,13 +79,28 @@ export async function startServer(config: Readonly<RelayConfig>, options: Server
   const graph = await buildGraph(config, options.logger ?? createLogger(config));
   const { logger, store } = graph;
   let app: ZodApp | undefined;
+  const extensions: Extension[] = [];
+  const closeExtensions = async () => {
+    for (const ext of [...extensions].reverse()) {
+      try {
+        await ext.close?.();
+      } catch (err) {
+        logger.error({ err }, 'extension failed to close');
+      }
+    }
+  };
   try {
     const boot = await bootstrap(graph.tenancy, config);
     if (boot.generatedKey) {
       const print = options.print ?? ((line: string) => process.stderr.write(`${line}\n`));
       print(`Relay created tenant 'default' with an operator+admin API key (shown once):\n\n  ${boot.generatedKey}\n\nIt is also saved in ${boot.keyFile} (readable only by you).`);
     }
-    app = await buildApp({ ...graph, routes: options.routes, rootRoutes: options.rootRoutes });
+    for (const build of options.extensions ?? []) extensions.push(await build(graph));
+    app = await buildApp({
+      ...graph,
+      routes: [...(options.routes ?? []), ...extensions.flatMap((e) => e.routes ?? [])],
+      rootRoutes: [...(options.rootRoutes ?? []), ...extensions.flatMap((e) => e.rootRoutes ?? [])],
+    });
     await app.listen({ host: config.host, port: config.port });
     const port = (app.server.address() as AddressInfo).port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -90,12 +116,14 @@ export async function startServer(config: Readonly<RelayConfig>, options: Server
       url,
       port,
       bootstrap: boot,
+      extensions,
       closed,
       close: () => {
         closing ??= (async () => {
           try {
             await server.close();
           } finally {
+            await closeExtensions();
             await store.close();
             markClosed();
           }
@@ -105,6 +133,7 @@ export async function startServer(config: Readonly<RelayConfig>, options: Server
     };
   } catch (err) {
     await app?.close();
+    await closeExtensions();
     await store.close();
     throw err;
   }

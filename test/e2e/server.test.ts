@@ -67,3 +67,31 @@ describe('server basics', () => {
     assert.equal(gone.status, 404);
   });
 });
+
+test('extensions built on the graph mount their routes and are closed after the HTTP server', async () => {
+  const events: string[] = [];
+  const ts = await startTestServer(
+    {},
+    {
+      extensions: [
+        async (graph) => ({
+          routes: [
+            (app) => {
+              app.get('/ext', async () => ({ store: graph.store.kind }));
+            },
+          ],
+          close: async () => {
+            events.push('extension closed');
+          },
+        }),
+      ],
+    },
+  );
+  try {
+    const res = await ts.call('GET', '/api/v1/ext');
+    assert.deepEqual(res.body, { store: 'sqlite' });
+  } finally {
+    await ts.close();
+  }
+  assert.deepEqual(events, ['extension closed']);
+});
