@@ -56,7 +56,10 @@ export interface RelayServer extends Graph {
 }
 
 /** Build the shared services (store migrated, nothing listening). */
-export async function buildGraph(config: Readonly<RelayConfig>, logger: Logger = createLogger(config)): Promise<Graph> {
+export async function buildGraph(
+  config: Readonly<RelayConfig>,
+  logger: Logger = createLogger(config),
+): Promise<Graph> {
   const store = await createStore(config.databaseUrl);
   try {
     const secrets = createSecretsService({
@@ -75,7 +78,10 @@ export async function buildGraph(config: Readonly<RelayConfig>, logger: Logger =
 }
 
 /** Start Relay's HTTP server on config.host:config.port. */
-export async function startServer(config: Readonly<RelayConfig>, options: ServerOptions = {}): Promise<RelayServer> {
+export async function startServer(
+  config: Readonly<RelayConfig>,
+  options: ServerOptions = {},
+): Promise<RelayServer> {
   const graph = await buildGraph(config, options.logger ?? createLogger(config));
   const { logger, store } = graph;
   let app: ZodApp | undefined;
@@ -93,7 +99,9 @@ export async function startServer(config: Readonly<RelayConfig>, options: Server
     const boot = await bootstrap(graph.tenancy, config);
     if (boot.generatedKey) {
       const print = options.print ?? ((line: string) => process.stderr.write(`${line}\n`));
-      print(`Relay created tenant 'default' with an operator+admin API key (shown once):\n\n  ${boot.generatedKey}\n\nIt is also saved in ${boot.keyFile} (readable only by you).`);
+      print(
+        `Relay created tenant 'default' with an operator+admin API key (shown once):\n\n  ${boot.generatedKey}\n\nIt is also saved in ${boot.keyFile} (readable only by you).`,
+      );
     }
     for (const build of options.extensions ?? []) extensions.push(await build(graph));
     app = await buildApp({
@@ -140,7 +148,10 @@ export async function startServer(config: Readonly<RelayConfig>, options: Server
 }
 
 /** Start the server and stop it gracefully on SIGTERM / SIGINT (a second signal exits at once). */
-export async function runServer(config: Readonly<RelayConfig>, options: ServerOptions = {}): Promise<RelayServer> {
+export async function runServer(
+  config: Readonly<RelayConfig>,
+  options: ServerOptions = {},
+): Promise<RelayServer> {
   const server = await startServer(config, options);
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -73,9 +73,15 @@ export async function buildApp(deps: AppDeps): Promise<ZodApp> {
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'Relay', description: 'Multi-tenant function execution platform', version: '0.1.0' },
+      info: {
+        title: 'Relay',
+        description: 'Multi-tenant function execution platform',
+        version: '0.1.0',
+      },
       components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Relay API key' } },
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'Relay API key' },
+        },
       },
       security: [{ bearer: [] }],
     },

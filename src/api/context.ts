@@ -13,7 +13,13 @@ import type { ControlStore } from '../store/port.ts';
 import { requireAnyScope, type Principal, type Tenancy } from '../tenancy/index.ts';
 
 /** The Fastify instance routes see, typed by zod schemas. */
-export type ZodApp = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
+export type ZodApp = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
 
 /** Secrets as the API needs them (implemented in src/secrets). */
 export interface SecretsApi {
@@ -56,12 +62,17 @@ export interface ApiContext extends AppDeps {
    * (non-main branch needs X-Relay-Branch-Key), then resolve. Order of
    * failures: 401, 403 (scope), 404 function, 403 branch access, 404 branch.
    */
-  authorizeCall(request: FastifyRequest, rufid: string, scopes: readonly Scope[]): Promise<AuthorizedCall>;
+  authorizeCall(
+    request: FastifyRequest,
+    rufid: string,
+    scopes: readonly Scope[],
+  ): Promise<AuthorizedCall>;
 }
 
 function singleHeader(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
-  if (Array.isArray(value)) throw new RelayError('VALIDATION_FAILED', `headers.${name}: give the header once`);
+  if (Array.isArray(value))
+    throw new RelayError('VALIDATION_FAILED', `headers.${name}: give the header once`);
   return value;
 }
 
@@ -77,17 +88,25 @@ export function createContext(deps: AppDeps): ApiContext {
 
   function requestBranch(request: FastifyRequest): string {
     const query = request.query as { branch?: unknown } | undefined;
-    const fromQuery = typeof query?.branch === 'string' && query.branch !== '' ? query.branch : undefined;
+    const fromQuery =
+      typeof query?.branch === 'string' && query.branch !== '' ? query.branch : undefined;
     const fromHeader = singleHeader(request, 'x-relay-branch')?.trim() || undefined;
     if (fromQuery && fromHeader && fromQuery !== fromHeader) {
-      throw new RelayError('VALIDATION_FAILED', `branch: ?branch=${fromQuery} and X-Relay-Branch: ${fromHeader} disagree`);
+      throw new RelayError(
+        'VALIDATION_FAILED',
+        `branch: ?branch=${fromQuery} and X-Relay-Branch: ${fromHeader} disagree`,
+      );
     }
     const branch = fromQuery ?? fromHeader ?? MAIN_BRANCH;
     checkBranchName(branch);
     return branch;
   }
 
-  async function authorizeCall(request: FastifyRequest, rufid: string, scopes: readonly Scope[]): Promise<AuthorizedCall> {
+  async function authorizeCall(
+    request: FastifyRequest,
+    rufid: string,
+    scopes: readonly Scope[],
+  ): Promise<AuthorizedCall> {
     const principal = await authorize(request, scopes);
     const branch = requestBranch(request);
     const branchKey = singleHeader(request, 'x-relay-branch-key');

@@ -15,9 +15,18 @@ export interface ErrorBody {
 
 const FASTIFY_CODES: Record<string, [ErrorCode, string]> = {
   FST_ERR_CTP_INVALID_JSON_BODY: ['INVALID_JSON', 'Request body is not valid JSON'],
-  FST_ERR_CTP_EMPTY_JSON_BODY: ['INVALID_JSON', 'Request body is empty but Content-Type is application/json'],
-  FST_ERR_CTP_BODY_TOO_LARGE: ['PAYLOAD_TOO_LARGE', 'Request body is larger than the server accepts'],
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: ['UNSUPPORTED_MEDIA_TYPE', 'Unsupported Content-Type: send application/json'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [
+    'INVALID_JSON',
+    'Request body is empty but Content-Type is application/json',
+  ],
+  FST_ERR_CTP_BODY_TOO_LARGE: [
+    'PAYLOAD_TOO_LARGE',
+    'Request body is larger than the server accepts',
+  ],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [
+    'UNSUPPORTED_MEDIA_TYPE',
+    'Unsupported Content-Type: send application/json',
+  ],
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['BAD_REQUEST', 'Content-Length does not match the body'],
 };
 
@@ -52,7 +61,9 @@ export function toRelayError(err: unknown): RelayError {
   const fe = err as Partial<FastifyError> | null;
   if (fe && typeof fe === 'object') {
     if (Array.isArray(fe.validation)) {
-      return new RelayError('VALIDATION_FAILED', validationMessage(fe as FastifyError), { cause: err });
+      return new RelayError('VALIDATION_FAILED', validationMessage(fe as FastifyError), {
+        cause: err,
+      });
     }
     const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
     if (known) return new RelayError(known[0], known[1], { cause: err });
@@ -86,7 +97,10 @@ export function installErrorHandling(app: FastifyInstance): void {
     return sendError(reply, relayError);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendError(reply, new RelayError('NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found`)),
+    sendError(
+      reply,
+      new RelayError('NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found`),
+    ),
   );
 }
 

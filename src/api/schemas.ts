@@ -73,7 +73,11 @@ export const ManifestSchema = z
     entrypoint: z.string(),
     dependencies: z.union([z.array(z.string()), z.record(z.string(), z.string())]).optional(),
     limits: z
-      .object({ timeoutSeconds: z.number().optional(), memoryMb: z.number().optional(), cpus: z.number().optional() })
+      .object({
+        timeoutSeconds: z.number().optional(),
+        memoryMb: z.number().optional(),
+        cpus: z.number().optional(),
+      })
       .optional(),
     env: z.record(z.string(), z.string()).optional(),
     secrets: z.array(z.string()).optional(),
@@ -114,5 +118,8 @@ export const ResolvedSchema = z.object({
 export const RufidParams = z.object({ rufid: z.string().describe('12 lowercase hex characters') });
 
 export const BranchQuery = z.object({
-  branch: z.string().optional().describe('branch to use; or the X-Relay-Branch header; default main'),
+  branch: z
+    .string()
+    .optional()
+    .describe('branch to use; or the X-Relay-Branch header; default main'),
 });

@@ -45,9 +45,14 @@ export class RelayClient {
   }
 
   /** Send a request to `/api/v1` + path; resolves to the parsed JSON body (undefined for 204). */
-  async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  async request<T = unknown>(
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<T> {
     const url = new URL(`${this.url}/api/v1${path}`);
-    for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+    for (const [k, v] of Object.entries(options.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, v);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.#key) headers.authorization = `Bearer ${this.#key}`;
     for (const [k, v] of Object.entries(options.headers ?? {})) if (v !== undefined) headers[k] = v;
@@ -62,7 +67,9 @@ export class RelayClient {
     } catch (err) {
       const inner = (err as { cause?: { code?: string; message?: string } }).cause;
       const cause = inner?.code ?? inner?.message ?? (err as Error).message;
-      throw new ConnectionError(`cannot reach Relay at ${this.url} (${cause}); is \`relay serve\` running?`);
+      throw new ConnectionError(
+        `cannot reach Relay at ${this.url} (${cause}); is \`relay serve\` running?`,
+      );
     }
     const text = await res.text();
     let parsed: unknown = undefined;
@@ -70,7 +77,11 @@ export class RelayClient {
       try {
         parsed = JSON.parse(text);
       } catch {
-        throw new ApiError(res.status, 'BAD_RESPONSE', `unexpected answer from ${url.origin}: ${text.slice(0, 200)}`);
+        throw new ApiError(
+          res.status,
+          'BAD_RESPONSE',
+          `unexpected answer from ${url.origin}: ${text.slice(0, 200)}`,
+        );
       }
     }
     if (!res.ok) {

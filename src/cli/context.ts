@@ -53,7 +53,8 @@ function localBootstrapKey(env: CliEnv): string | undefined {
 
 /** Build the per-invocation context. */
 export function createCliContext(env: CliEnv): CliContext {
-  const apiKey = (cmd: Command) => globals(cmd).key ?? env.env.RELAY_API_KEY ?? localBootstrapKey(env);
+  const apiKey = (cmd: Command) =>
+    globals(cmd).key ?? env.env.RELAY_API_KEY ?? localBootstrapKey(env);
   return {
     ...env,
     apiKey,

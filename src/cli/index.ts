@@ -25,7 +25,10 @@ export function buildProgram(env: CliEnv): Command {
     .option('--json', 'print JSON for scripts')
     .exitOverride()
     .showHelpAfterError('(run `relay --help` for usage)')
-    .configureOutput({ writeOut: (s) => env.io.out(s.trimEnd()), writeErr: (s) => env.io.err(s.trimEnd()) });
+    .configureOutput({
+      writeOut: (s) => env.io.out(s.trimEnd()),
+      writeErr: (s) => env.io.err(s.trimEnd()),
+    });
 
   program
     .command('serve')
@@ -50,12 +53,17 @@ function inherit(cmd: Command): void {
 
 /** Map a failure to its one-line message and exit code. */
 export function describeFailure(err: unknown): { message: string; code: number } {
-  if (err instanceof CommanderError) return { message: '', code: err.exitCode === 0 ? EXIT_OK : EXIT_USAGE };
-  if (err instanceof UsageError || err instanceof ConfigError) return { message: err.message, code: EXIT_USAGE };
-  if (err instanceof ApiError) return { message: `${err.code}: ${err.message}`, code: EXIT_FAILURE };
-  if (err instanceof ConnectionError || err instanceof PackError) return { message: err.message, code: EXIT_FAILURE };
+  if (err instanceof CommanderError)
+    return { message: '', code: err.exitCode === 0 ? EXIT_OK : EXIT_USAGE };
+  if (err instanceof UsageError || err instanceof ConfigError)
+    return { message: err.message, code: EXIT_USAGE };
+  if (err instanceof ApiError)
+    return { message: `${err.code}: ${err.message}`, code: EXIT_FAILURE };
+  if (err instanceof ConnectionError || err instanceof PackError)
+    return { message: err.message, code: EXIT_FAILURE };
   const e = err as { code?: string; message?: string };
-  if (e?.code === 'EADDRINUSE') return { message: `port already in use (${e.message ?? ''})`, code: EXIT_FAILURE };
+  if (e?.code === 'EADDRINUSE')
+    return { message: `port already in use (${e.message ?? ''})`, code: EXIT_FAILURE };
   return { message: e?.message ?? String(err), code: EXIT_FAILURE };
 }
 

@@ -7,7 +7,15 @@
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 
-const SKIP_DIRS = new Set(['node_modules', '.git', '.relay', '__pycache__', '.venv', '.hg', '.svn']);
+const SKIP_DIRS = new Set([
+  'node_modules',
+  '.git',
+  '.relay',
+  '__pycache__',
+  '.venv',
+  '.hg',
+  '.svn',
+]);
 const SKIP_FILES = new Set(['relay.json', '.DS_Store']);
 
 export type PackedFile = string | { base64: string };
@@ -61,13 +69,17 @@ export async function packDirectory(dir: string): Promise<PackedFunction> {
   try {
     raw = await readFile(path.join(root, 'relay.json'), 'utf8');
   } catch {
-    throw new PackError(`${dir}: no relay.json found (the manifest: {"runtime": ..., "entrypoint": ...})`);
+    throw new PackError(
+      `${dir}: no relay.json found (the manifest: {"runtime": ..., "entrypoint": ...})`,
+    );
   }
   let manifest: unknown;
   try {
     manifest = JSON.parse(raw);
   } catch (err) {
-    throw new PackError(`${path.join(dir, 'relay.json')}: not valid JSON (${(err as Error).message})`);
+    throw new PackError(
+      `${path.join(dir, 'relay.json')}: not valid JSON (${(err as Error).message})`,
+    );
   }
   if (manifest === null || typeof manifest !== 'object' || Array.isArray(manifest)) {
     throw new PackError(`${path.join(dir, 'relay.json')}: expected a JSON object`);

@@ -36,10 +36,13 @@ export function sha256(bytes: Buffer | string): string {
 /** The canonical relative form of a package path; throws INVALID_PACKAGE naming the path. */
 export function normalisePath(raw: string): string {
   if (raw.length === 0) invalid('files: empty file path');
-  if (raw.length > 1024) invalid(`files: path '${raw.slice(0, 40)}...' is longer than 1024 characters`);
+  if (raw.length > 1024)
+    invalid(`files: path '${raw.slice(0, 40)}...' is longer than 1024 characters`);
   if (raw.includes('\0')) invalid(`files: path '${raw}' contains a NUL character`);
-  if (raw.includes('\\')) invalid(`files: path '${raw}' uses a backslash; use '/' between directories`);
-  if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw)) invalid(`files: path '${raw}' is absolute; paths must be relative`);
+  if (raw.includes('\\'))
+    invalid(`files: path '${raw}' uses a backslash; use '/' between directories`);
+  if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw))
+    invalid(`files: path '${raw}' is absolute; paths must be relative`);
   const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..')) invalid(`files: path '${raw}' contains '..'`);
   if (parts.length === 0) invalid(`files: path '${raw}' names no file`);
@@ -57,7 +60,8 @@ function decode(path: string, body: FileBody): Buffer {
 export function readFiles(files: Record<string, FileBody>, caps: FileCaps): PackageFile[] {
   const entries = Object.entries(files);
   if (entries.length === 0) invalid('files: the package has no files');
-  if (entries.length > caps.maxFiles) invalid(`files: ${entries.length} files; the cap is ${caps.maxFiles}`);
+  if (entries.length > caps.maxFiles)
+    invalid(`files: ${entries.length} files; the cap is ${caps.maxFiles}`);
   const byPath = new Map<string, { raw: string; file: PackageFile }>();
   let total = 0;
   for (const [raw, body] of entries) {
@@ -66,11 +70,17 @@ export function readFiles(files: Record<string, FileBody>, caps: FileCaps): Pack
     if (seen) invalid(`files: '${raw}' and '${seen.raw}' are the same path '${path}'`);
     const bytes = decode(path, body);
     if (bytes.length > caps.maxFileBytes) {
-      throw new RelayError('PAYLOAD_TOO_LARGE', `files: '${path}' is ${bytes.length} bytes; the cap per file is ${caps.maxFileBytes}`);
+      throw new RelayError(
+        'PAYLOAD_TOO_LARGE',
+        `files: '${path}' is ${bytes.length} bytes; the cap per file is ${caps.maxFileBytes}`,
+      );
     }
     total += bytes.length;
     if (total > caps.maxPackageBytes) {
-      throw new RelayError('PAYLOAD_TOO_LARGE', `files: the package exceeds the cap of ${caps.maxPackageBytes} bytes`);
+      throw new RelayError(
+        'PAYLOAD_TOO_LARGE',
+        `files: the package exceeds the cap of ${caps.maxPackageBytes} bytes`,
+      );
     }
     byPath.set(path, { raw, file: { path, bytes, digest: sha256(bytes), size: bytes.length } });
   }
@@ -79,8 +89,11 @@ export function readFiles(files: Record<string, FileBody>, caps: FileCaps): Pack
     const parts = path.split('/');
     for (let i = 1; i < parts.length; i++) {
       const dir = parts.slice(0, i).join('/');
-      if (byPath.has(dir)) invalid(`files: '${dir}' is a file but '${path}' uses it as a directory`);
+      if (byPath.has(dir))
+        invalid(`files: '${dir}' is a file but '${path}' uses it as a directory`);
     }
   }
-  return [...byPath.values()].map((v) => v.file).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return [...byPath.values()]
+    .map((v) => v.file)
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

@@ -4,20 +4,31 @@
  * the field so a deploy failure says what to fix.
  */
 import { z } from 'zod';
-import { RUNTIMES, RelayError, type Manifest, type Runtime, type TenantLimits } from '../domain/index.ts';
+import {
+  RUNTIMES,
+  RelayError,
+  type Manifest,
+  type Runtime,
+  type TenantLimits,
+} from '../domain/index.ts';
 import { SECRET_NAME_PATTERN } from '../secrets/index.ts';
 
 export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const JS_IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
-const envName = z.string().regex(ENV_NAME_PATTERN, 'must be letters, digits and underscores, not starting with a digit');
+const envName = z
+  .string()
+  .regex(ENV_NAME_PATTERN, 'must be letters, digits and underscores, not starting with a digit');
 
 const manifestSchema = z.strictObject({
   runtime: z.enum(RUNTIMES),
   entrypoint: z.string().min(1).max(256),
   dependencies: z
-    .union([z.array(z.string().min(1).max(512)).max(500), z.record(z.string().min(1).max(214), z.string().max(256))])
+    .union([
+      z.array(z.string().min(1).max(512)).max(500),
+      z.record(z.string().min(1).max(214), z.string().max(256)),
+    ])
     .optional(),
   limits: z
     .strictObject({
@@ -28,7 +39,9 @@ const manifestSchema = z.strictObject({
     .optional(),
   env: z.record(envName, z.string().max(32 * 1024)).optional(),
   secrets: z
-    .array(z.string().regex(SECRET_NAME_PATTERN, 'must be A-Z, 0-9 and _, not starting with a digit'))
+    .array(
+      z.string().regex(SECRET_NAME_PATTERN, 'must be A-Z, 0-9 and _, not starting with a digit'),
+    )
     .max(100)
     .optional(),
   network: z.boolean().optional(),
@@ -41,21 +54,25 @@ function fail(message: string): never {
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   const where = ['manifest', ...issue.path.map(String)].join('.');
-  if (issue.code === 'unrecognized_keys') return `${where}: unknown field ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+  if (issue.code === 'unrecognized_keys')
+    return `${where}: unknown field ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
   if (issue.code === 'invalid_value' && issue.path[0] === 'runtime') {
     return `${where}: expected one of ${RUNTIMES.join(', ')}`;
   }
-  if (issue.code === 'invalid_key') return `${where}: invalid name (letters, digits and underscores, not starting with a digit)`;
+  if (issue.code === 'invalid_key')
+    return `${where}: invalid name (letters, digits and underscores, not starting with a digit)`;
   return `${where}: ${issue.message}`;
 }
 
 /** Validate a manifest's shape; throws INVALID_MANIFEST naming the first bad field. */
 export function parseManifest(raw: unknown): Manifest {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail('manifest: expected a JSON object (relay.json)');
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    fail('manifest: expected a JSON object (relay.json)');
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) fail(describeIssue(parsed.error.issues[0]!));
   const m = parsed.data;
-  if (m.secrets && new Set(m.secrets).size !== m.secrets.length) fail('manifest.secrets: names must be unique');
+  if (m.secrets && new Set(m.secrets).size !== m.secrets.length)
+    fail('manifest.secrets: names must be unique');
   if (m.dependencies !== undefined) checkDependencies(m.runtime, m.dependencies);
   return m;
 }
@@ -76,7 +93,8 @@ function checkDependencies(runtime: Runtime, deps: string[] | Record<string, str
  */
 export function entrypointCandidates(runtime: Runtime, entrypoint: string): string[] | string {
   if (runtime === 'wasm') {
-    if (!entrypoint.endsWith('.wasm')) return `'${entrypoint}' must name a .wasm file of the package`;
+    if (!entrypoint.endsWith('.wasm'))
+      return `'${entrypoint}' must name a .wasm file of the package`;
     return [entrypoint.replace(/^\.\//, '')];
   }
   const dot = entrypoint.lastIndexOf('.');
@@ -103,7 +121,9 @@ export function checkEntrypoint(manifest: Manifest, paths: ReadonlySet<string>):
   const candidates = entrypointCandidates(manifest.runtime, manifest.entrypoint);
   if (typeof candidates === 'string') fail(`manifest.entrypoint: ${candidates}`);
   if (candidates.some((c) => paths.has(c))) return;
-  fail(`manifest.entrypoint: '${manifest.entrypoint}' needs ${candidates.join(' or ')} in the package files`);
+  fail(
+    `manifest.entrypoint: '${manifest.entrypoint}' needs ${candidates.join(' or ')} in the package files`,
+  );
 }
 
 /** Throws LIMIT_EXCEEDS_CAP when a declared limit is above the tenant's cap. */
@@ -116,7 +136,10 @@ export function checkLimits(manifest: Manifest, caps: TenantLimits): void {
   ];
   for (const [name, value, cap] of checks) {
     if (value !== undefined && value > cap) {
-      throw new RelayError('LIMIT_EXCEEDS_CAP', `manifest.limits.${name}: ${value} exceeds the tenant's cap of ${cap}`);
+      throw new RelayError(
+        'LIMIT_EXCEEDS_CAP',
+        `manifest.limits.${name}: ${value} exceeds the tenant's cap of ${cap}`,
+      );
     }
   }
 }

@@ -35,7 +35,10 @@ export async function materializeVersion(
       const bytes = await store.getBlob(file.digest);
       // A missing or altered blob means the store is damaged; running other code than was deployed is worse.
       if (!bytes || sha256(bytes) !== file.digest) {
-        throw new RelayError('INTERNAL', `Package blob ${file.digest} of ${version.rufid} v${version.version} is missing or corrupt`);
+        throw new RelayError(
+          'INTERNAL',
+          `Package blob ${file.digest} of ${version.rufid} v${version.version} is missing or corrupt`,
+        );
       }
       const target = path.join(tmp, file.path);
       if (!target.startsWith(tmp + path.sep)) {

@@ -95,7 +95,8 @@ export function createRegistry(options: RegistryOptions) {
     const files = readFiles(input.files, { ...config.packages, maxFiles: MAX_FILES });
     checkEntrypoint(manifest, new Set(files.map((f) => f.path)));
     checkLimits(manifest, tenant.limits);
-    if (manifest.secrets && options.secrets) await options.secrets.assertExist(tenant.id, manifest.secrets);
+    if (manifest.secrets && options.secrets)
+      await options.secrets.assertExist(tenant.id, manifest.secrets);
     const entries = files.map(({ path, digest, size }) => ({ path, digest, size }));
     for (const f of files) await store.putBlob(f.digest, f.bytes);
     const hasDeps =
@@ -109,7 +110,11 @@ export function createRegistry(options: RegistryOptions) {
       message: input.message ?? '',
       branch,
       // Dependency installs happen in the engine; a package without any is ready as is.
-      build: { status: hasDeps ? 'pending' : 'ready', log: '', updatedAt: new Date().toISOString() },
+      build: {
+        status: hasDeps ? 'pending' : 'ready',
+        log: '',
+        updatedAt: new Date().toISOString(),
+      },
     };
   }
 
@@ -126,14 +131,22 @@ export function createRegistry(options: RegistryOptions) {
       deployedBy: string,
     ): Promise<FunctionVersion> {
       if (!FUNCTION_NAME_PATTERN.test(name)) {
-        throw new RelayError('VALIDATION_FAILED', `name: '${name}' must be letters, digits, '.', '_', '-' (max 128)`);
+        throw new RelayError(
+          'VALIDATION_FAILED',
+          `name: '${name}' must be letters, digits, '.', '_', '-' (max 128)`,
+        );
       }
       const existing = await store.listFunctions(tenant.id);
       if (existing.some((f) => f.name === name)) {
-        throw errors.conflict(`A function named '${name}' already exists; deploy a new version to it instead`);
+        throw errors.conflict(
+          `A function named '${name}' already exists; deploy a new version to it instead`,
+        );
       }
       const draft = await prepare(tenant, input, MAIN_BRANCH, deployedBy);
-      const { version } = await store.createFunction({ rufid: newRufid(), tenantId: tenant.id, name }, draft);
+      const { version } = await store.createFunction(
+        { rufid: newRufid(), tenantId: tenant.id, name },
+        draft,
+      );
       invalidate(version.rufid, MAIN_BRANCH);
       return version;
     },
@@ -157,7 +170,9 @@ export function createRegistry(options: RegistryOptions) {
     /** The tenant's functions with their branch heads. */
     async listFunctions(tenantId: string): Promise<FunctionDetail[]> {
       const fns = await store.listFunctions(tenantId);
-      return Promise.all(fns.map(async (f) => ({ ...f, branches: await store.listBranchHeads(f.rufid) })));
+      return Promise.all(
+        fns.map(async (f) => ({ ...f, branches: await store.listBranchHeads(f.rufid) })),
+      );
     },
 
     /** One function with its branch heads. */
@@ -176,7 +191,8 @@ export function createRegistry(options: RegistryOptions) {
     async getVersion(tenantId: string, rufid: string, version: number): Promise<FunctionVersion> {
       await ownFunction(tenantId, rufid);
       const v = await store.getVersion(rufid, version);
-      if (!v) throw errors.notFound('VERSION_NOT_FOUND', `Version ${version} of '${rufid}' not found`);
+      if (!v)
+        throw errors.notFound('VERSION_NOT_FOUND', `Version ${version} of '${rufid}' not found`);
       return v;
     },
 
@@ -201,27 +217,51 @@ export function createRegistry(options: RegistryOptions) {
     /** Delete a non-main branch. */
     async deleteBranch(tenantId: string, rufid: string, branch: string): Promise<void> {
       await ownFunction(tenantId, rufid);
-      if (branch === MAIN_BRANCH) throw new RelayError('INVALID_STATE', 'The main branch cannot be deleted');
+      if (branch === MAIN_BRANCH)
+        throw new RelayError('INVALID_STATE', 'The main branch cannot be deleted');
       const ok = await store.deleteBranch(rufid, branch);
       invalidate(rufid, branch);
-      if (!ok) throw errors.notFound('BRANCH_NOT_FOUND', `Branch '${branch}' of '${rufid}' not found`);
+      if (!ok)
+        throw errors.notFound('BRANCH_NOT_FOUND', `Branch '${branch}' of '${rufid}' not found`);
     },
 
     /** Which version `(rufid, branch)` runs for this tenant; never falls back to main. */
-    async resolve(tenantId: string, rufid: string, branch: string = MAIN_BRANCH): Promise<Resolved> {
+    async resolve(
+      tenantId: string,
+      rufid: string,
+      branch: string = MAIN_BRANCH,
+    ): Promise<Resolved> {
       const key = resolveCacheKey(rufid, branch);
       const hit = cache.get(key);
       if (hit) {
-        if (hit.tenantId !== tenantId) throw errors.notFound('FUNCTION_NOT_FOUND', `Function '${rufid}' not found`);
-        return { rufid: hit.rufid, branch: hit.branch, version: hit.version, runtime: hit.runtime, digest: hit.digest };
+        if (hit.tenantId !== tenantId)
+          throw errors.notFound('FUNCTION_NOT_FOUND', `Function '${rufid}' not found`);
+        return {
+          rufid: hit.rufid,
+          branch: hit.branch,
+          version: hit.version,
+          runtime: hit.runtime,
+          digest: hit.digest,
+        };
       }
       const generation = cache.generation();
       await ownFunction(tenantId, rufid);
       const head = BRANCH_PATTERN.test(branch) ? await store.getBranchHead(rufid, branch) : null;
-      if (!head) throw errors.notFound('BRANCH_NOT_FOUND', `Branch '${branch}' of '${rufid}' not found`);
+      if (!head)
+        throw errors.notFound('BRANCH_NOT_FOUND', `Branch '${branch}' of '${rufid}' not found`);
       const v = await store.getVersion(rufid, head.version);
-      if (!v) throw new RelayError('INTERNAL', `Branch '${branch}' points at missing version ${head.version}`);
-      const resolved: Resolved = { rufid, branch, version: v.version, runtime: v.manifest.runtime, digest: v.digest };
+      if (!v)
+        throw new RelayError(
+          'INTERNAL',
+          `Branch '${branch}' points at missing version ${head.version}`,
+        );
+      const resolved: Resolved = {
+        rufid,
+        branch,
+        version: v.version,
+        runtime: v.manifest.runtime,
+        digest: v.digest,
+      };
       cache.set(key, { ...resolved, tenantId }, generation);
       return resolved;
     },

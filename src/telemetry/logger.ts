@@ -18,7 +18,10 @@ export const REDACTED_PATHS = [
 ];
 
 /** Build the logger for this process; `destination` defaults to stdout. */
-export function createLogger(config: Pick<RelayConfig, 'logLevel'>, destination?: DestinationStream): Logger {
+export function createLogger(
+  config: Pick<RelayConfig, 'logLevel'>,
+  destination?: DestinationStream,
+): Logger {
   const options = {
     level: config.logLevel,
     base: { service: 'relay' },

@@ -27,7 +27,10 @@ export function bootstrapKeyPath(dataDir: string): string {
 }
 
 /** Ensure tenant `default` and the bootstrap key exist; idempotent across restarts. */
-export async function bootstrap(tenancy: Tenancy, config: Readonly<RelayConfig>): Promise<BootstrapResult> {
+export async function bootstrap(
+  tenancy: Tenancy,
+  config: Readonly<RelayConfig>,
+): Promise<BootstrapResult> {
   const existing = await tenancy.getTenantByName(DEFAULT_TENANT);
   const tenant = existing ?? (await tenancy.insertTenant('tn_default', DEFAULT_TENANT));
   const scopes: ['operator', 'admin'] = ['operator', 'admin'];
@@ -35,7 +38,11 @@ export async function bootstrap(tenancy: Tenancy, config: Readonly<RelayConfig>)
   if (config.bootstrapApiKey !== undefined) {
     // Also registers a key set later (e.g. a Postgres deployment moving hosts); a revoked one stays revoked.
     if (!(await tenancy.hasKeyFor(config.bootstrapApiKey))) {
-      await tenancy.insertKeyWithToken(tenant.id, { name: 'bootstrap', scopes }, config.bootstrapApiKey);
+      await tenancy.insertKeyWithToken(
+        tenant.id,
+        { name: 'bootstrap', scopes },
+        config.bootstrapApiKey,
+      );
     }
     return { tenant, generatedKey: null, keyFile: null };
   }

@@ -71,10 +71,14 @@ export function createTenancy(deps: { store: ControlStore; config: Readonly<Rela
   }
 
   function validateKeyRequest(req: NewKeyRequest, granter: readonly Scope[] | null): void {
-    if (req.scopes.length === 0) throw new RelayError('VALIDATION_FAILED', 'scopes: give at least one scope');
+    if (req.scopes.length === 0)
+      throw new RelayError('VALIDATION_FAILED', 'scopes: give at least one scope');
     for (const s of req.scopes) {
       if (!SCOPES.includes(s)) {
-        throw new RelayError('VALIDATION_FAILED', `scopes: unknown scope '${String(s)}' (expected ${SCOPES.join(', ')})`);
+        throw new RelayError(
+          'VALIDATION_FAILED',
+          `scopes: unknown scope '${String(s)}' (expected ${SCOPES.join(', ')})`,
+        );
       }
       // A key can hand out only what it holds itself, so admins cannot mint operators.
       if (granter !== null && !grants(granter, s)) {
@@ -88,7 +92,11 @@ export function createTenancy(deps: { store: ControlStore; config: Readonly<Rela
     }
   }
 
-  async function insertKey(tenantId: string, req: NewKeyRequest, token?: string): Promise<CreatedKey> {
+  async function insertKey(
+    tenantId: string,
+    req: NewKeyRequest,
+    token?: string,
+  ): Promise<CreatedKey> {
     const generated = generateKey();
     const parsed = token === undefined ? null : parseKey(token);
     const record = await store.createApiKey({
@@ -106,7 +114,9 @@ export function createTenancy(deps: { store: ControlStore; config: Readonly<Rela
     /** Turn an Authorization header into a principal, or throw UNAUTHENTICATED. */
     async authenticate(authorization: string | undefined): Promise<Principal> {
       if (authorization === undefined || authorization.trim() === '') {
-        throw errors.unauthenticated('Missing Authorization header: send "Authorization: Bearer <api key>"');
+        throw errors.unauthenticated(
+          'Missing Authorization header: send "Authorization: Bearer <api key>"',
+        );
       }
       const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
       if (!m) throw errors.unauthenticated('Authorization header must be "Bearer <api key>"');
@@ -121,11 +131,16 @@ export function createTenancy(deps: { store: ControlStore; config: Readonly<Rela
      * FN-102: a non-main branch needs X-Relay-Branch-Key holding a live key
      * of the function's tenant with branch (or admin) scope that covers the branch.
      */
-    async checkBranchAccess(tenantId: string, branch: string, branchKey: string | undefined): Promise<void> {
+    async checkBranchAccess(
+      tenantId: string,
+      branch: string,
+      branchKey: string | undefined,
+    ): Promise<void> {
       if (branch === MAIN_BRANCH) return;
       if (branchKey === undefined || branchKey.trim() === '') throw errors.branchAccessDenied();
       const key = await findLiveKey(branchKey.trim());
-      if (!key || key.tenantId !== tenantId || !allowsBranch(key, branch)) throw errors.branchAccessDenied();
+      if (!key || key.tenantId !== tenantId || !allowsBranch(key, branch))
+        throw errors.branchAccessDenied();
     },
 
     /** Create a tenant with default limits (overridable) and its first admin key. */
@@ -134,9 +149,13 @@ export function createTenancy(deps: { store: ControlStore; config: Readonly<Rela
       limits: Partial<TenantLimits> = {},
     ): Promise<{ tenant: Tenant; adminKey: CreatedKey }> {
       if (!TENANT_NAME_PATTERN.test(name)) {
-        throw new RelayError('VALIDATION_FAILED', `name: '${name}' must be lowercase letters, digits and dashes (max 63)`);
+        throw new RelayError(
+          'VALIDATION_FAILED',
+          `name: '${name}' must be lowercase letters, digits and dashes (max 63)`,
+        );
       }
-      if (await store.getTenantByName(name)) throw errors.conflict(`Tenant '${name}' already exists`);
+      if (await store.getTenantByName(name))
+        throw errors.conflict(`Tenant '${name}' already exists`);
       const tenant = await store.createTenant({
         id: newId('tn'),
         name,
@@ -152,7 +171,11 @@ export function createTenancy(deps: { store: ControlStore; config: Readonly<Rela
     },
 
     /** Create a key in a tenant; `granter` is the creating key's scopes (null: trusted internal caller). */
-    async createKey(tenantId: string, req: NewKeyRequest, granter: readonly Scope[] | null): Promise<CreatedKey> {
+    async createKey(
+      tenantId: string,
+      req: NewKeyRequest,
+      granter: readonly Scope[] | null,
+    ): Promise<CreatedKey> {
       validateKeyRequest(req, granter);
       return insertKey(tenantId, req);
     },
@@ -169,7 +192,11 @@ export function createTenancy(deps: { store: ControlStore; config: Readonly<Rela
     },
 
     /** Insert a key with a caller-chosen token (bootstrap only). */
-    async insertKeyWithToken(tenantId: string, req: NewKeyRequest, token: string): Promise<CreatedKey> {
+    async insertKeyWithToken(
+      tenantId: string,
+      req: NewKeyRequest,
+      token: string,
+    ): Promise<CreatedKey> {
       return insertKey(tenantId, req, token);
     },
 

@@ -31,7 +31,10 @@ describe('authentication and isolation', () => {
   });
 
   test('a malformed Authorization header is 401', async () => {
-    const res = await ts.call('GET', '/api/v1/functions', { key: null, headers: { authorization: 'Basic abc' } });
+    const res = await ts.call('GET', '/api/v1/functions', {
+      key: null,
+      headers: { authorization: 'Basic abc' },
+    });
     assert.equal(res.status, 401);
     assert.match(res.body.error.message, /Bearer/);
   });
@@ -45,7 +48,10 @@ describe('authentication and isolation', () => {
 
   test('a right key id with a wrong secret is 401', async () => {
     const tenant = await newTenant(ts);
-    const wrong = tenant.adminKey.replace(/_([0-9a-f]{48})$/, (_m, s: string) => `_${s.startsWith('0') ? '1' : '0'}${s.slice(1)}`);
+    const wrong = tenant.adminKey.replace(
+      /_([0-9a-f]{48})$/,
+      (_m, s: string) => `_${s.startsWith('0') ? '1' : '0'}${s.slice(1)}`,
+    );
     assert.notEqual(wrong, tenant.adminKey);
     const res = await ts.call('GET', '/api/v1/functions', { key: wrong });
     assert.equal(res.status, 401);
@@ -53,7 +59,10 @@ describe('authentication and isolation', () => {
 
   test('a revoked key is 401', async () => {
     const tenant = await newTenant(ts);
-    const created = await ts.call('POST', '/api/v1/keys', { key: tenant.adminKey, body: { name: 'ci', scopes: ['deploy'] } });
+    const created = await ts.call('POST', '/api/v1/keys', {
+      key: tenant.adminKey,
+      body: { name: 'ci', scopes: ['deploy'] },
+    });
     await ts.call('DELETE', `/api/v1/keys/${created.body.id}`, { key: tenant.adminKey });
     const res = await ts.call('GET', '/api/v1/functions', { key: created.body.key });
     assert.equal(res.status, 401);
@@ -91,7 +100,10 @@ describe('authentication and isolation', () => {
   test('an invoke-only key cannot deploy (403 FORBIDDEN)', async () => {
     const tenant = await newTenant(ts);
     const invoke = await newKey(ts, tenant.adminKey, ['invoke']);
-    const res = await ts.call('POST', '/api/v1/functions', { key: invoke, body: { name: unique('f'), ...pythonPackage() } });
+    const res = await ts.call('POST', '/api/v1/functions', {
+      key: invoke,
+      body: { name: unique('f'), ...pythonPackage() },
+    });
     assert.equal(res.status, 403);
     assert.equal(res.body.error.code, 'FORBIDDEN');
   });
@@ -100,19 +112,28 @@ describe('authentication and isolation', () => {
     const tenant = await newTenant(ts);
     const rufid = await newFunction(ts, tenant.adminKey);
     const deployKey = await newKey(ts, tenant.adminKey, ['deploy']);
-    const res = await ts.call('POST', `/api/v1/functions/${rufid}/execute`, { key: deployKey, body: { input: 1 } });
+    const res = await ts.call('POST', `/api/v1/functions/${rufid}/execute`, {
+      key: deployKey,
+      body: { input: 1 },
+    });
     assert.equal(res.status, 403);
   });
 
   test('a tenant admin cannot create tenants (operator only)', async () => {
     const tenant = await newTenant(ts);
-    const res = await ts.call('POST', '/api/v1/tenants', { key: tenant.adminKey, body: { name: unique('x') } });
+    const res = await ts.call('POST', '/api/v1/tenants', {
+      key: tenant.adminKey,
+      body: { name: unique('x') },
+    });
     assert.equal(res.status, 403);
   });
 
   test('a tenant admin cannot mint an operator key', async () => {
     const tenant = await newTenant(ts);
-    const res = await ts.call('POST', '/api/v1/keys', { key: tenant.adminKey, body: { name: 'op', scopes: ['operator'] } });
+    const res = await ts.call('POST', '/api/v1/keys', {
+      key: tenant.adminKey,
+      body: { name: 'op', scopes: ['operator'] },
+    });
     assert.equal(res.status, 403);
   });
 
@@ -126,7 +147,10 @@ describe('authentication and isolation', () => {
   test("an admin cannot revoke another tenant's key (404)", async () => {
     const a = await newTenant(ts);
     const b = await newTenant(ts);
-    const created = await ts.call('POST', '/api/v1/keys', { key: a.adminKey, body: { name: 'k', scopes: ['invoke'] } });
+    const created = await ts.call('POST', '/api/v1/keys', {
+      key: a.adminKey,
+      body: { name: 'k', scopes: ['invoke'] },
+    });
     const res = await ts.call('DELETE', `/api/v1/keys/${created.body.id}`, { key: b.adminKey });
     assert.equal(res.status, 404);
     assert.equal(res.body.error.code, 'KEY_NOT_FOUND');

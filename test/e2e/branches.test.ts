@@ -30,7 +30,12 @@ describe('branch-aware resolve and execute (seed FN-102)', () => {
     });
     assert.equal(res.status, 200);
     assert.deepEqual(
-      { rufid: res.body.rufid, branch: res.body.branch, version: res.body.version, runtime: res.body.runtime },
+      {
+        rufid: res.body.rufid,
+        branch: res.body.branch,
+        version: res.body.version,
+        runtime: res.body.runtime,
+      },
       { rufid, branch: 'dev', version: devVersion, runtime: 'python3.11' },
     );
     assert.match(res.body.digest, /^[0-9a-f]{64}$/);
@@ -38,9 +43,13 @@ describe('branch-aware resolve and execute (seed FN-102)', () => {
 
   test('resolve of a non-main branch without X-Relay-Branch-Key is 403 "Branch access denied"', async () => {
     const { rufid, invokeKey } = await setup();
-    const res = await ts.call('POST', `/api/v1/functions/${rufid}/resolve?branch=dev`, { key: invokeKey });
+    const res = await ts.call('POST', `/api/v1/functions/${rufid}/resolve?branch=dev`, {
+      key: invokeKey,
+    });
     assert.equal(res.status, 403);
-    assert.deepEqual(res.body, { error: { code: 'BRANCH_ACCESS_DENIED', message: 'Branch access denied' } });
+    assert.deepEqual(res.body, {
+      error: { code: 'BRANCH_ACCESS_DENIED', message: 'Branch access denied' },
+    });
   });
 
   test('X-Relay-Branch header selects the branch like ?branch= does', async () => {
@@ -130,7 +139,9 @@ describe('branch-aware resolve and execute (seed FN-102)', () => {
       key: tenant.adminKey,
       body: { name: 'short-lived', scopes: ['branch'] },
     });
-    const revoked = await ts.call('DELETE', `/api/v1/keys/${created.body.id}`, { key: tenant.adminKey });
+    const revoked = await ts.call('DELETE', `/api/v1/keys/${created.body.id}`, {
+      key: tenant.adminKey,
+    });
     assert.equal(revoked.status, 204);
     const res = await ts.call('POST', `/api/v1/functions/${rufid}/resolve?branch=dev`, {
       key: invokeKey,
@@ -151,7 +162,9 @@ describe('branch-aware resolve and execute (seed FN-102)', () => {
 
   test('an unknown branch without a branch key is 403, so branch names do not leak', async () => {
     const { rufid, invokeKey } = await setup();
-    const res = await ts.call('POST', `/api/v1/functions/${rufid}/resolve?branch=nope`, { key: invokeKey });
+    const res = await ts.call('POST', `/api/v1/functions/${rufid}/resolve?branch=nope`, {
+      key: invokeKey,
+    });
     assert.equal(res.status, 403);
   });
 

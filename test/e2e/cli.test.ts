@@ -34,7 +34,10 @@ function relay(args: string[], env: Record<string, string>, cwd: string): Promis
 
 async function writeFunction(dir: string, name: string, tag: string): Promise<void> {
   await mkdir(path.join(dir, 'node_modules', 'junk'), { recursive: true });
-  await writeFile(path.join(dir, 'relay.json'), JSON.stringify({ name, runtime: 'python3.11', entrypoint: 'main.handler' }));
+  await writeFile(
+    path.join(dir, 'relay.json'),
+    JSON.stringify({ name, runtime: 'python3.11', entrypoint: 'main.handler' }),
+  );
   await writeFile(path.join(dir, 'main.py'), `def handler(event, context):\n    return "${tag}"\n`);
   await writeFile(path.join(dir, 'logo.bin'), Buffer.from([0, 159, 146, 150, 255]));
   await writeFile(path.join(dir, 'node_modules', 'junk', 'index.js'), 'skipped');
@@ -84,10 +87,17 @@ describe('relay CLI', () => {
         [1, 'main'],
       ],
     );
-    assert.deepEqual(ledger[1].files.map((f: { path: string }) => f.path).sort(), ['logo.bin', 'main.py']);
+    assert.deepEqual(ledger[1].files.map((f: { path: string }) => f.path).sort(), [
+      'logo.bin',
+      'main.py',
+    ]);
     assert.equal(ledger[1].message, 'first');
 
-    const promoted = await relay(['promote', created.rufid, '--from', 'dev', '--json'], env, work.path);
+    const promoted = await relay(
+      ['promote', created.rufid, '--from', 'dev', '--json'],
+      env,
+      work.path,
+    );
     assert.equal(promoted.code, 0, promoted.stderr);
     assert.equal(JSON.parse(promoted.stdout).version, 2);
     assert.equal(JSON.parse(promoted.stdout).previousVersion, 1);
@@ -95,7 +105,11 @@ describe('relay CLI', () => {
     const resolved = await relay(['resolve', created.rufid, '--json'], env, work.path);
     assert.equal(JSON.parse(resolved.stdout).version, 2);
 
-    const rolledBack = await relay(['branch', 'set', created.rufid, 'main', '1', '--json'], env, work.path);
+    const rolledBack = await relay(
+      ['branch', 'set', created.rufid, 'main', '1', '--json'],
+      env,
+      work.path,
+    );
     assert.equal(JSON.parse(rolledBack.stdout).version, 1);
   });
 
@@ -109,7 +123,11 @@ describe('relay CLI', () => {
   });
 
   test('finds the bootstrap key in the data dir when no key is given', async () => {
-    const run = await relay(['keys', 'ls', '--json'], { RELAY_URL: ts.url, RELAY_DATA_DIR: ts.dataDir }, work.path);
+    const run = await relay(
+      ['keys', 'ls', '--json'],
+      { RELAY_URL: ts.url, RELAY_DATA_DIR: ts.dataDir },
+      work.path,
+    );
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(JSON.parse(run.stdout)[0].scopes, ['operator', 'admin']);
   });
@@ -127,13 +145,21 @@ describe('relay CLI', () => {
   });
 
   test('no key anywhere is a usage error (exit 2)', async () => {
-    const run = await relay(['functions', 'ls'], { RELAY_URL: ts.url, RELAY_DATA_DIR: path.join(work.path, 'none') }, work.path);
+    const run = await relay(
+      ['functions', 'ls'],
+      { RELAY_URL: ts.url, RELAY_DATA_DIR: path.join(work.path, 'none') },
+      work.path,
+    );
     assert.equal(run.code, 2);
     assert.match(run.stderr, /no API key/);
   });
 
   test('an unreachable server is exit 1 with a hint', async () => {
-    const run = await relay(['functions', 'ls'], { RELAY_URL: 'http://127.0.0.1:9', RELAY_API_KEY: 'x'.repeat(20) }, work.path);
+    const run = await relay(
+      ['functions', 'ls'],
+      { RELAY_URL: 'http://127.0.0.1:9', RELAY_API_KEY: 'x'.repeat(20) },
+      work.path,
+    );
     assert.equal(run.code, 1);
     assert.match(run.stderr, /cannot reach Relay/);
   });

@@ -8,10 +8,15 @@ export function unique(prefix: string): string {
 }
 
 /** A minimal valid Python package; `tag` changes its content (and digest). */
-export function pythonPackage(tag = 'v1'): { manifest: Record<string, unknown>; files: Record<string, string> } {
+export function pythonPackage(tag = 'v1'): {
+  manifest: Record<string, unknown>;
+  files: Record<string, string>;
+} {
   return {
     manifest: { runtime: 'python3.11', entrypoint: 'main.handler' },
-    files: { 'main.py': `def handler(event, context):\n    return {"tag": "${tag}", "event": event}\n` },
+    files: {
+      'main.py': `def handler(event, context):\n    return {"tag": "${tag}", "event": event}\n`,
+    },
   };
 }
 
@@ -24,13 +29,22 @@ export async function newTenant(ts: TestServer): Promise<{ id: string; adminKey:
 
 /** Create a function with a Python package; returns its rufid. */
 export async function newFunction(ts: TestServer, key: string, tag = 'v1'): Promise<string> {
-  const res = await ts.call('POST', '/api/v1/functions', { key, body: { name: unique('fn'), ...pythonPackage(tag) } });
+  const res = await ts.call('POST', '/api/v1/functions', {
+    key,
+    body: { name: unique('fn'), ...pythonPackage(tag) },
+  });
   if (res.status !== 201) throw new Error(`function create failed: ${res.status} ${res.text}`);
   return String(res.body.rufid);
 }
 
 /** Deploy a new version to a branch; returns the version number. */
-export async function deploy(ts: TestServer, key: string, rufid: string, branch: string, tag: string): Promise<number> {
+export async function deploy(
+  ts: TestServer,
+  key: string,
+  rufid: string,
+  branch: string,
+  tag: string,
+): Promise<number> {
   const res = await ts.call('POST', `/api/v1/functions/${rufid}/versions?branch=${branch}`, {
     key,
     body: { ...pythonPackage(tag), message: `deploy ${tag}` },
@@ -46,7 +60,10 @@ export async function newKey(
   scopes: string[],
   branches?: string[],
 ): Promise<string> {
-  const res = await ts.call('POST', '/api/v1/keys', { key: adminKey, body: { name: unique('k'), scopes, branches } });
+  const res = await ts.call('POST', '/api/v1/keys', {
+    key: adminKey,
+    body: { name: unique('k'), scopes, branches },
+  });
   if (res.status !== 201) throw new Error(`key create failed: ${res.status} ${res.text}`);
   return String(res.body.key);
 }

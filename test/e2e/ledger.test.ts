@@ -22,7 +22,10 @@ describe('version ledger and branch heads', () => {
 
   test('creating a function answers version 1 on main', async () => {
     const { adminKey } = await newTenant(ts);
-    const res = await ts.call('POST', '/api/v1/functions', { key: adminKey, body: { name: unique('f'), ...pythonPackage() } });
+    const res = await ts.call('POST', '/api/v1/functions', {
+      key: adminKey,
+      body: { name: unique('f'), ...pythonPackage() },
+    });
     assert.equal(res.status, 201);
     assert.match(res.body.rufid, /^[0-9a-f]{12}$/);
     assert.equal(res.body.version, 1);
@@ -53,7 +56,9 @@ describe('version ledger and branch heads', () => {
     const rufid = await newFunction(ts, tenant.adminKey);
     await deploy(ts, tenant.adminKey, rufid, 'dev', 'two');
     const keys = await ts.call('GET', '/api/v1/keys', { key: tenant.adminKey });
-    const res = await ts.call('GET', `/api/v1/functions/${rufid}/versions/2`, { key: tenant.adminKey });
+    const res = await ts.call('GET', `/api/v1/functions/${rufid}/versions/2`, {
+      key: tenant.adminKey,
+    });
     assert.equal(res.status, 200);
     const v = res.body;
     assert.equal(v.message, 'deploy two');
@@ -69,11 +74,18 @@ describe('version ledger and branch heads', () => {
   test('earlier ledger entries are unchanged by later deploys and head moves', async () => {
     const { adminKey } = await newTenant(ts);
     const rufid = await newFunction(ts, adminKey);
-    const before = (await ts.call('GET', `/api/v1/functions/${rufid}/versions/1`, { key: adminKey })).body;
+    const before = (
+      await ts.call('GET', `/api/v1/functions/${rufid}/versions/1`, { key: adminKey })
+    ).body;
     await deploy(ts, adminKey, rufid, 'main', 'b');
-    await ts.call('PUT', `/api/v1/functions/${rufid}/branches/main`, { key: adminKey, body: { version: 1 } });
+    await ts.call('PUT', `/api/v1/functions/${rufid}/branches/main`, {
+      key: adminKey,
+      body: { version: 1 },
+    });
     await deploy(ts, adminKey, rufid, 'dev', 'c');
-    const afterwards = (await ts.call('GET', `/api/v1/functions/${rufid}/versions/1`, { key: adminKey })).body;
+    const afterwards = (
+      await ts.call('GET', `/api/v1/functions/${rufid}/versions/1`, { key: adminKey })
+    ).body;
     assert.deepEqual(afterwards, before);
   });
 
@@ -81,7 +93,8 @@ describe('version ledger and branch heads', () => {
     const { adminKey } = await newTenant(ts);
     const rufid = await newFunction(ts, adminKey, 'same');
     await deploy(ts, adminKey, rufid, 'main', 'same');
-    const list = (await ts.call('GET', `/api/v1/functions/${rufid}/versions`, { key: adminKey })).body.versions;
+    const list = (await ts.call('GET', `/api/v1/functions/${rufid}/versions`, { key: adminKey }))
+      .body.versions;
     assert.equal(list.length, 2);
     assert.equal(list[0].digest, list[1].digest);
   });
@@ -90,13 +103,19 @@ describe('version ledger and branch heads', () => {
     const { adminKey } = await newTenant(ts);
     const rufid = await newFunction(ts, adminKey);
     const dev = await deploy(ts, adminKey, rufid, 'dev', 'new');
-    const promoted = await ts.call('PUT', `/api/v1/functions/${rufid}/branches/main`, { key: adminKey, body: { version: dev } });
+    const promoted = await ts.call('PUT', `/api/v1/functions/${rufid}/branches/main`, {
+      key: adminKey,
+      body: { version: dev },
+    });
     assert.equal(promoted.status, 200);
     assert.equal(promoted.body.version, dev);
     assert.equal(promoted.body.previousVersion, 1);
     assert.equal((await resolve(adminKey, rufid)).body.version, dev);
 
-    const rolledBack = await ts.call('PUT', `/api/v1/functions/${rufid}/branches/main`, { key: adminKey, body: { version: 1 } });
+    const rolledBack = await ts.call('PUT', `/api/v1/functions/${rufid}/branches/main`, {
+      key: adminKey,
+      body: { version: 1 },
+    });
     assert.equal(rolledBack.status, 200);
     assert.equal(rolledBack.body.previousVersion, dev);
     assert.equal((await resolve(adminKey, rufid)).body.version, 1);
@@ -109,7 +128,10 @@ describe('version ledger and branch heads', () => {
     // Warm the cache for both branches.
     assert.equal((await resolve(adminKey, rufid, 'main')).body.version, 1);
     assert.equal((await resolve(adminKey, rufid, 'dev')).body.version, v2);
-    await ts.call('PUT', `/api/v1/functions/${rufid}/branches/dev`, { key: adminKey, body: { version: 1 } });
+    await ts.call('PUT', `/api/v1/functions/${rufid}/branches/dev`, {
+      key: adminKey,
+      body: { version: 1 },
+    });
     assert.equal((await resolve(adminKey, rufid, 'dev')).body.version, 1);
     assert.equal((await resolve(adminKey, rufid, 'main')).body.version, 1);
     const v3 = await deploy(ts, adminKey, rufid, 'main', 'three');
@@ -119,12 +141,17 @@ describe('version ledger and branch heads', () => {
   test('a branch head can be created with PUT, pointing at any ledger version', async () => {
     const { adminKey } = await newTenant(ts);
     const rufid = await newFunction(ts, adminKey);
-    const res = await ts.call('PUT', `/api/v1/functions/${rufid}/branches/canary`, { key: adminKey, body: { version: 1 } });
+    const res = await ts.call('PUT', `/api/v1/functions/${rufid}/branches/canary`, {
+      key: adminKey,
+      body: { version: 1 },
+    });
     assert.equal(res.status, 200);
     assert.equal(res.body.previousVersion, null);
     const fn = await ts.call('GET', `/api/v1/functions/${rufid}`, { key: adminKey });
     assert.deepEqual(
-      fn.body.branches.map((b: { branch: string; version: number }) => [b.branch, b.version]).sort(),
+      fn.body.branches
+        .map((b: { branch: string; version: number }) => [b.branch, b.version])
+        .sort(),
       [
         ['canary', 1],
         ['main', 1],
@@ -135,7 +162,10 @@ describe('version ledger and branch heads', () => {
   test('moving a head to a version not in the ledger is 404 VERSION_NOT_FOUND', async () => {
     const { adminKey } = await newTenant(ts);
     const rufid = await newFunction(ts, adminKey);
-    const res = await ts.call('PUT', `/api/v1/functions/${rufid}/branches/main`, { key: adminKey, body: { version: 9 } });
+    const res = await ts.call('PUT', `/api/v1/functions/${rufid}/branches/main`, {
+      key: adminKey,
+      body: { version: 9 },
+    });
     assert.equal(res.status, 404);
     assert.equal(res.body.error.code, 'VERSION_NOT_FOUND');
   });
@@ -145,15 +175,21 @@ describe('version ledger and branch heads', () => {
     const rufid = await newFunction(ts, adminKey);
     await deploy(ts, adminKey, rufid, 'dev', 'two');
     assert.equal((await resolve(adminKey, rufid, 'dev')).status, 200);
-    const del = await ts.call('DELETE', `/api/v1/functions/${rufid}/branches/dev`, { key: adminKey });
+    const del = await ts.call('DELETE', `/api/v1/functions/${rufid}/branches/dev`, {
+      key: adminKey,
+    });
     assert.equal(del.status, 204);
     const res = await resolve(adminKey, rufid, 'dev');
     assert.equal(res.status, 404);
     assert.equal(res.body.error.code, 'BRANCH_NOT_FOUND');
-    const main = await ts.call('DELETE', `/api/v1/functions/${rufid}/branches/main`, { key: adminKey });
+    const main = await ts.call('DELETE', `/api/v1/functions/${rufid}/branches/main`, {
+      key: adminKey,
+    });
     assert.equal(main.status, 409);
     assert.equal(main.body.error.code, 'INVALID_STATE');
-    const again = await ts.call('DELETE', `/api/v1/functions/${rufid}/branches/dev`, { key: adminKey });
+    const again = await ts.call('DELETE', `/api/v1/functions/${rufid}/branches/dev`, {
+      key: adminKey,
+    });
     assert.equal(again.status, 404);
   });
 
@@ -170,8 +206,19 @@ describe('version ledger and branch heads', () => {
   test('a second function with a taken name is 409', async () => {
     const { adminKey } = await newTenant(ts);
     const name = unique('f');
-    assert.equal((await ts.call('POST', '/api/v1/functions', { key: adminKey, body: { name, ...pythonPackage() } })).status, 201);
-    const res = await ts.call('POST', '/api/v1/functions', { key: adminKey, body: { name, ...pythonPackage() } });
+    assert.equal(
+      (
+        await ts.call('POST', '/api/v1/functions', {
+          key: adminKey,
+          body: { name, ...pythonPackage() },
+        })
+      ).status,
+      201,
+    );
+    const res = await ts.call('POST', '/api/v1/functions', {
+      key: adminKey,
+      body: { name, ...pythonPackage() },
+    });
     assert.equal(res.status, 409);
   });
 });

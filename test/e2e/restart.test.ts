@@ -12,13 +12,20 @@ test('restart keeps tenants, keys, functions, versions and branch heads', async 
   const branchKey = await newKey(ts, tenant.adminKey, ['branch']);
   const rufid = await newFunction(ts, tenant.adminKey);
   const dev = await deploy(ts, tenant.adminKey, rufid, 'dev', 'two');
-  await ts.call('PUT', `/api/v1/functions/${rufid}/branches/main`, { key: tenant.adminKey, body: { version: dev } });
-  const versionsBefore = (await ts.call('GET', `/api/v1/functions/${rufid}/versions`, { key: tenant.adminKey })).body;
+  await ts.call('PUT', `/api/v1/functions/${rufid}/branches/main`, {
+    key: tenant.adminKey,
+    body: { version: dev },
+  });
+  const versionsBefore = (
+    await ts.call('GET', `/api/v1/functions/${rufid}/versions`, { key: tenant.adminKey })
+  ).body;
 
   await ts.restart();
 
   assert.equal(ts.server.bootstrap.generatedKey, null, 'no second bootstrap key on restart');
-  const versionsAfter = await ts.call('GET', `/api/v1/functions/${rufid}/versions`, { key: tenant.adminKey });
+  const versionsAfter = await ts.call('GET', `/api/v1/functions/${rufid}/versions`, {
+    key: tenant.adminKey,
+  });
   assert.equal(versionsAfter.status, 200);
   assert.deepEqual(versionsAfter.body, versionsBefore);
   const resolved = await ts.call('POST', `/api/v1/functions/${rufid}/resolve?branch=dev`, {
@@ -27,7 +34,9 @@ test('restart keeps tenants, keys, functions, versions and branch heads', async 
   });
   assert.equal(resolved.status, 200);
   assert.equal(resolved.body.version, dev);
-  const main = await ts.call('POST', `/api/v1/functions/${rufid}/resolve`, { key: tenant.adminKey });
+  const main = await ts.call('POST', `/api/v1/functions/${rufid}/resolve`, {
+    key: tenant.adminKey,
+  });
   assert.equal(main.body.version, dev);
   // The bootstrap key from the first start still works.
   assert.equal((await ts.call('GET', '/api/v1/tenants')).status, 200);

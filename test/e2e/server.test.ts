@@ -45,7 +45,8 @@ describe('server basics', () => {
     const notFound = await ts.call('GET', '/nope');
     const unauth = await ts.call('GET', '/api/v1/functions', { key: null });
     const badJson = await ts.call('POST', '/api/v1/tenants', { rawBody: '{' });
-    for (const res of [ok, notFound, unauth, badJson]) assert.match(res.headers.get('x-request-id') ?? '', /^req_[0-9a-f]{32}$/);
+    for (const res of [ok, notFound, unauth, badJson])
+      assert.match(res.headers.get('x-request-id') ?? '', /^req_[0-9a-f]{32}$/);
   });
 
   test('a sane incoming X-Request-Id is echoed back', async () => {
@@ -54,7 +55,9 @@ describe('server basics', () => {
   });
 
   test('secrets can be set, listed without values, and removed', async () => {
-    const put = await ts.call('PUT', '/api/v1/secrets/API_TOKEN', { body: { value: 's3cret-value' } });
+    const put = await ts.call('PUT', '/api/v1/secrets/API_TOKEN', {
+      body: { value: 's3cret-value' },
+    });
     assert.equal(put.status, 204);
     const list = await ts.call('GET', '/api/v1/secrets');
     assert.deepEqual(

@@ -46,7 +46,12 @@ export async function startTestServer(
   options: ServerOptions = {},
 ): Promise<TestServer> {
   const dir: TempDir = await makeTempDir('relay-e2e-');
-  const config = loadConfig({ RELAY_DATA_DIR: dir.path, PORT: '0', RELAY_LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({
+    RELAY_DATA_DIR: dir.path,
+    PORT: '0',
+    RELAY_LOG_LEVEL: 'silent',
+    ...env,
+  });
   const open = () => startServer(config, { print: () => {}, ...options });
   let server: RelayServer;
   try {
@@ -56,7 +61,9 @@ export async function startTestServer(
     throw err;
   }
   const key =
-    config.bootstrapApiKey ?? server.bootstrap.generatedKey ?? (await readFile(server.bootstrap.keyFile!, 'utf8')).trim();
+    config.bootstrapApiKey ??
+    server.bootstrap.generatedKey ??
+    (await readFile(server.bootstrap.keyFile!, 'utf8')).trim();
 
   const handle: TestServer = {
     get url() {

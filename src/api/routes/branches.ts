@@ -12,7 +12,8 @@ export const branchRoutes: RoutePlugin = (app, ctx) => {
     {
       schema: {
         tags: ['branches'],
-        summary: 'Point a branch at a version of the ledger, creating the branch if needed (deploy)',
+        summary:
+          'Point a branch at a version of the ledger, creating the branch if needed (deploy)',
         params: BranchParams,
         body: z.object({ version: z.number().int().positive() }),
         response: {
@@ -46,7 +47,11 @@ export const branchRoutes: RoutePlugin = (app, ctx) => {
     },
     async (request, reply) => {
       const principal = await ctx.authorize(request, ['deploy']);
-      await ctx.registry.deleteBranch(principal.tenant.id, request.params.rufid, request.params.branch);
+      await ctx.registry.deleteBranch(
+        principal.tenant.id,
+        request.params.rufid,
+        request.params.branch,
+      );
       return reply.status(204).send();
     },
   );

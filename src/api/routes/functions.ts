@@ -1,7 +1,13 @@
 /** Functions: create (deploys version 1 to main), list, describe. */
 import { z } from 'zod';
 import type { RoutePlugin } from '../context.ts';
-import { DeployResultSchema, FunctionSchema, PackageBodySchema, RufidParams, errorResponses } from '../schemas.ts';
+import {
+  DeployResultSchema,
+  FunctionSchema,
+  PackageBodySchema,
+  RufidParams,
+  errorResponses,
+} from '../schemas.ts';
 
 /** Scopes that may read a tenant's functions. */
 export const READ_SCOPES = ['deploy', 'invoke'] as const;
@@ -22,7 +28,9 @@ export const functionRoutes: RoutePlugin = (app, ctx) => {
       const principal = await ctx.authorize(request, ['deploy']);
       const { name, ...pkg } = request.body;
       const v = await ctx.registry.createFunction(principal.tenant, name, pkg, principal.key.id);
-      return reply.status(201).send({ rufid: v.rufid, version: v.version, branch: v.branch, digest: v.digest });
+      return reply
+        .status(201)
+        .send({ rufid: v.rufid, version: v.version, branch: v.branch, digest: v.digest });
     },
   );
 
@@ -32,7 +40,10 @@ export const functionRoutes: RoutePlugin = (app, ctx) => {
       schema: {
         tags: ['functions'],
         summary: "List the tenant's functions with their branch heads",
-        response: { 200: z.object({ functions: z.array(FunctionSchema) }), ...errorResponses(401, 403) },
+        response: {
+          200: z.object({ functions: z.array(FunctionSchema) }),
+          ...errorResponses(401, 403),
+        },
       },
     },
     async (request) => {

@@ -8,7 +8,9 @@ const Status = z.object({ status: z.string() });
 
 /** /healthz answers while the process runs; /readyz only when the store answers too. */
 export const healthRoutes: RoutePlugin = (app, ctx) => {
-  app.get('/healthz', { schema: { tags: ['health'], response: { 200: Status } } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: { tags: ['health'], response: { 200: Status } } }, async () => ({
+    status: 'ok',
+  }));
   app.get(
     '/readyz',
     { schema: { tags: ['health'], response: { 200: Status, ...errorResponses(503) } } },
@@ -16,7 +18,10 @@ export const healthRoutes: RoutePlugin = (app, ctx) => {
       try {
         await ctx.store.ping();
       } catch (err) {
-        throw new RelayError('UNAVAILABLE', 'Store is not reachable', { cause: err, retryAfterSeconds: 5 });
+        throw new RelayError('UNAVAILABLE', 'Store is not reachable', {
+          cause: err,
+          retryAfterSeconds: 5,
+        });
       }
       return { status: 'ready' };
     },

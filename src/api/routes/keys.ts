@@ -19,12 +19,19 @@ export const keyRoutes: RoutePlugin = (app, ctx) => {
         tags: ['keys'],
         summary: 'Create an API key (admin); the key is shown only in this response',
         body: CreateKeyBody,
-        response: { 201: ApiKeySchema.extend({ key: z.string() }), ...errorResponses(400, 401, 403) },
+        response: {
+          201: ApiKeySchema.extend({ key: z.string() }),
+          ...errorResponses(400, 401, 403),
+        },
       },
     },
     async (request, reply) => {
       const principal = await ctx.authorize(request, ['admin']);
-      const created = await ctx.tenancy.createKey(principal.tenant.id, request.body, principal.key.scopes);
+      const created = await ctx.tenancy.createKey(
+        principal.tenant.id,
+        request.body,
+        principal.key.scopes,
+      );
       return reply.status(201).send(created);
     },
   );

@@ -16,7 +16,10 @@ export const resolveRoutes: RoutePlugin = (app, ctx) => {
       },
     },
     async (request) => {
-      const { target } = await ctx.authorizeCall(request, request.params.rufid, ['invoke', 'deploy']);
+      const { target } = await ctx.authorizeCall(request, request.params.rufid, [
+        'invoke',
+        'deploy',
+      ]);
       return target;
     },
   );

@@ -10,7 +10,10 @@ const SecretInfo = z.object({ name: z.string(), createdAt: z.string(), updatedAt
 
 function checkName(name: string): void {
   if (!ENV_NAME_PATTERN.test(name)) {
-    throw new RelayError('VALIDATION_FAILED', `name: '${name}' must be letters, digits and underscores, not starting with a digit`);
+    throw new RelayError(
+      'VALIDATION_FAILED',
+      `name: '${name}' must be letters, digits and underscores, not starting with a digit`,
+    );
   }
 }
 
@@ -49,7 +52,9 @@ export const secretRoutes: RoutePlugin = (app, ctx) => {
     async (request) => {
       const principal = await ctx.authorize(request, ['deploy']);
       const list = await secrets.list(principal.tenant.id);
-      return { secrets: list.map(({ name, createdAt, updatedAt }) => ({ name, createdAt, updatedAt })) };
+      return {
+        secrets: list.map(({ name, createdAt, updatedAt }) => ({ name, createdAt, updatedAt })),
+      };
     },
   );
 

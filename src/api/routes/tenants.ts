@@ -5,10 +5,17 @@ import { TenantLimitsSchema, TenantSchema, errorResponses } from '../schemas.ts'
 
 const CreateTenantBody = z.object({
   name: z.string().describe('lowercase letters, digits and dashes'),
-  limits: TenantLimitsSchema.partial().optional().describe('caps; defaults come from the server settings'),
+  limits: TenantLimitsSchema.partial()
+    .optional()
+    .describe('caps; defaults come from the server settings'),
 });
 
-const CreatedTenant = z.object({ id: z.string(), name: z.string(), limits: TenantLimitsSchema, adminKey: z.string() });
+const CreatedTenant = z.object({
+  id: z.string(),
+  name: z.string(),
+  limits: TenantLimitsSchema,
+  adminKey: z.string(),
+});
 
 /** POST /tenants (create, returns the first admin key once) and GET /tenants. */
 export const tenantRoutes: RoutePlugin = (app, ctx) => {
@@ -24,8 +31,13 @@ export const tenantRoutes: RoutePlugin = (app, ctx) => {
     },
     async (request, reply) => {
       await ctx.authorize(request, ['operator']);
-      const { tenant, adminKey } = await ctx.tenancy.createTenant(request.body.name, request.body.limits);
-      return reply.status(201).send({ id: tenant.id, name: tenant.name, limits: tenant.limits, adminKey: adminKey.key });
+      const { tenant, adminKey } = await ctx.tenancy.createTenant(
+        request.body.name,
+        request.body.limits,
+      );
+      return reply
+        .status(201)
+        .send({ id: tenant.id, name: tenant.name, limits: tenant.limits, adminKey: adminKey.key });
     },
   );
 
@@ -35,7 +47,10 @@ export const tenantRoutes: RoutePlugin = (app, ctx) => {
       schema: {
         tags: ['tenants'],
         summary: 'List tenants (operator)',
-        response: { 200: z.object({ tenants: z.array(TenantSchema) }), ...errorResponses(401, 403) },
+        response: {
+          200: z.object({ tenants: z.array(TenantSchema) }),
+          ...errorResponses(401, 403),
+        },
       },
     },
     async (request) => {

@@ -25,7 +25,9 @@ function list(text: string | undefined): string[] | undefined {
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /** Register keys, tenants and secrets commands. */
@@ -42,9 +44,15 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
       if (scopes.length === 0) throw new UsageError('--scopes needs at least one scope');
       const created = await ctx
         .client(cmd)
-        .request<KeyInfo & { key: string }>('POST', '/keys', { body: { name, scopes, branches: list(opts.branches) } });
+        .request<KeyInfo & { key: string }>('POST', '/keys', {
+          body: { name, scopes, branches: list(opts.branches) },
+        });
       ctx.emit(cmd, created, () =>
-        [`Created key ${created.id} (${created.scopes.join(',')}). Keep it now, it is not shown again:`, '', `  ${created.key}`].join('\n'),
+        [
+          `Created key ${created.id} (${created.scopes.join(',')}). Keep it now, it is not shown again:`,
+          '',
+          `  ${created.key}`,
+        ].join('\n'),
       );
     });
   keys
@@ -55,7 +63,14 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
       ctx.emit(cmd, all, () =>
         table(
           ['ID', 'NAME', 'SCOPES', 'BRANCHES', 'CREATED', 'REVOKED'],
-          all.map((k) => [k.id, k.name, k.scopes.join(','), k.branches?.join(',') ?? '*', shortTime(k.createdAt), shortTime(k.revokedAt)]),
+          all.map((k) => [
+            k.id,
+            k.name,
+            k.scopes.join(','),
+            k.branches?.join(',') ?? '*',
+            shortTime(k.createdAt),
+            shortTime(k.revokedAt),
+          ]),
         ),
       );
     });
@@ -74,18 +89,37 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
     .description('create a tenant; prints its first admin key once')
     .argument('<name>')
     .action(async (name: string, _opts: unknown, cmd: Command) => {
-      const t = await ctx.client(cmd).request<{ id: string; name: string; adminKey: string }>('POST', '/tenants', { body: { name } });
-      ctx.emit(cmd, t, () => [`Created tenant ${t.name} (${t.id}). Its admin key, shown once:`, '', `  ${t.adminKey}`].join('\n'));
+      const t = await ctx
+        .client(cmd)
+        .request<{ id: string; name: string; adminKey: string }>('POST', '/tenants', {
+          body: { name },
+        });
+      ctx.emit(cmd, t, () =>
+        [
+          `Created tenant ${t.name} (${t.id}). Its admin key, shown once:`,
+          '',
+          `  ${t.adminKey}`,
+        ].join('\n'),
+      );
     });
   tenants
     .command('ls')
     .description('list tenants')
     .action(async (_opts: unknown, cmd: Command) => {
-      const { tenants: all } = await ctx.client(cmd).request<{ tenants: { id: string; name: string; createdAt: string }[] }>('GET', '/tenants');
-      ctx.emit(cmd, all, () => table(['ID', 'NAME', 'CREATED'], all.map((t) => [t.id, t.name, shortTime(t.createdAt)])));
+      const { tenants: all } = await ctx
+        .client(cmd)
+        .request<{ tenants: { id: string; name: string; createdAt: string }[] }>('GET', '/tenants');
+      ctx.emit(cmd, all, () =>
+        table(
+          ['ID', 'NAME', 'CREATED'],
+          all.map((t) => [t.id, t.name, shortTime(t.createdAt)]),
+        ),
+      );
     });
 
-  const secrets = program.command('secrets').description("manage the tenant's secrets (values are write-only)");
+  const secrets = program
+    .command('secrets')
+    .description("manage the tenant's secrets (values are write-only)");
   secrets
     .command('set')
     .description('set a secret; the value comes from the argument or, if omitted, stdin')
@@ -93,7 +127,9 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
     .argument('[value]')
     .action(async (name: string, value: string | undefined, _opts: unknown, cmd: Command) => {
       const v = value ?? (await readStdin());
-      await ctx.client(cmd).request('PUT', `/secrets/${encodeURIComponent(name)}`, { body: { value: v } });
+      await ctx
+        .client(cmd)
+        .request('PUT', `/secrets/${encodeURIComponent(name)}`, { body: { value: v } });
       ctx.emit(cmd, { name, set: true }, () => `Set secret ${name}`);
     });
   secrets
@@ -102,8 +138,16 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
     .action(async (_opts: unknown, cmd: Command) => {
       const { secrets: all } = await ctx
         .client(cmd)
-        .request<{ secrets: { name: string; createdAt: string; updatedAt: string }[] }>('GET', '/secrets');
-      ctx.emit(cmd, all, () => table(['NAME', 'CREATED', 'UPDATED'], all.map((s) => [s.name, shortTime(s.createdAt), shortTime(s.updatedAt)])));
+        .request<{ secrets: { name: string; createdAt: string; updatedAt: string }[] }>(
+          'GET',
+          '/secrets',
+        );
+      ctx.emit(cmd, all, () =>
+        table(
+          ['NAME', 'CREATED', 'UPDATED'],
+          all.map((s) => [s.name, shortTime(s.createdAt), shortTime(s.updatedAt)]),
+        ),
+      );
     });
   secrets
     .command('rm')

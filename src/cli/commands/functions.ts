@@ -54,49 +54,66 @@ export function registerFunctionCommands(program: Command, ctx: CliContext): voi
     .option('-m, --message <message>', 'note stored with the version')
     .option('--name <name>', 'function name (default: relay.json "name", then the directory name)')
     .option('--rufid <rufid>', 'deploy to this function instead of finding it by name')
-    .action(async (dir: string, opts: { branch: string; message?: string; name?: string; rufid?: string }, cmd: Command) => {
-      const client = ctx.client(cmd);
-      const pkg = await packDirectory(dir);
-      const name = opts.name ?? pkg.name;
-      const body = { manifest: pkg.manifest, files: pkg.files, message: opts.message };
-      let rufid = opts.rufid;
-      if (!rufid) {
-        const { functions } = await client.request<{ functions: FunctionInfo[] }>('GET', '/functions');
-        rufid = functions.find((f) => f.name === name)?.rufid;
-      }
-      let result: DeployResult & { created: boolean; name: string };
-      if (rufid) {
-        const r = await client.request<DeployResult>('POST', `/functions/${rufid}/versions`, {
-          body,
-          query: { branch: opts.branch },
-        });
-        result = { ...r, created: false, name };
-      } else {
-        // A new function always starts on main; another branch then points at that first version.
-        const r = await client.request<DeployResult>('POST', '/functions', { body: { ...body, name } });
-        if (opts.branch !== 'main') {
-          await client.request('PUT', `/functions/${r.rufid}/branches/${encodeURIComponent(opts.branch)}`, {
-            body: { version: r.version },
-          });
+    .action(
+      async (
+        dir: string,
+        opts: { branch: string; message?: string; name?: string; rufid?: string },
+        cmd: Command,
+      ) => {
+        const client = ctx.client(cmd);
+        const pkg = await packDirectory(dir);
+        const name = opts.name ?? pkg.name;
+        const body = { manifest: pkg.manifest, files: pkg.files, message: opts.message };
+        let rufid = opts.rufid;
+        if (!rufid) {
+          const { functions } = await client.request<{ functions: FunctionInfo[] }>(
+            'GET',
+            '/functions',
+          );
+          rufid = functions.find((f) => f.name === name)?.rufid;
         }
-        result = { ...r, branch: opts.branch, created: true, name };
-      }
-      ctx.emit(cmd, result, () =>
-        [
-          `${result.created ? 'Created' : 'Deployed'} ${name} v${result.version} to ${result.branch}`,
-          `  rufid   ${result.rufid}`,
-          `  digest  ${result.digest}`,
-          `  files   ${Object.keys(pkg.files).length} (${pkg.bytes} bytes)`,
-        ].join('\n'),
-      );
-    });
+        let result: DeployResult & { created: boolean; name: string };
+        if (rufid) {
+          const r = await client.request<DeployResult>('POST', `/functions/${rufid}/versions`, {
+            body,
+            query: { branch: opts.branch },
+          });
+          result = { ...r, created: false, name };
+        } else {
+          // A new function always starts on main; another branch then points at that first version.
+          const r = await client.request<DeployResult>('POST', '/functions', {
+            body: { ...body, name },
+          });
+          if (opts.branch !== 'main') {
+            await client.request(
+              'PUT',
+              `/functions/${r.rufid}/branches/${encodeURIComponent(opts.branch)}`,
+              {
+                body: { version: r.version },
+              },
+            );
+          }
+          result = { ...r, branch: opts.branch, created: true, name };
+        }
+        ctx.emit(cmd, result, () =>
+          [
+            `${result.created ? 'Created' : 'Deployed'} ${name} v${result.version} to ${result.branch}`,
+            `  rufid   ${result.rufid}`,
+            `  digest  ${result.digest}`,
+            `  files   ${Object.keys(pkg.files).length} (${pkg.bytes} bytes)`,
+          ].join('\n'),
+        );
+      },
+    );
 
   const functions = program.command('functions').description('list and inspect functions');
   functions
     .command('ls')
     .description("list the tenant's functions and their branch heads")
     .action(async (_opts: unknown, cmd: Command) => {
-      const { functions: list } = await ctx.client(cmd).request<{ functions: FunctionInfo[] }>('GET', '/functions');
+      const { functions: list } = await ctx
+        .client(cmd)
+        .request<{ functions: FunctionInfo[] }>('GET', '/functions');
       ctx.emit(cmd, list, () =>
         list.length === 0
           ? 'No functions yet; deploy one with `relay deploy <dir>`.'
@@ -115,7 +132,10 @@ export function registerFunctionCommands(program: Command, ctx: CliContext): voi
       ctx.emit(cmd, fn, () =>
         [
           `${fn.name} (${fn.rufid}), created ${shortTime(fn.createdAt)}`,
-          table(['BRANCH', 'VERSION', 'UPDATED'], fn.branches.map((b) => [b.branch, b.version, shortTime(b.updatedAt)])),
+          table(
+            ['BRANCH', 'VERSION', 'UPDATED'],
+            fn.branches.map((b) => [b.branch, b.version, shortTime(b.updatedAt)]),
+          ),
         ].join('\n'),
       );
     });
@@ -125,7 +145,9 @@ export function registerFunctionCommands(program: Command, ctx: CliContext): voi
     .description('the version ledger of a function, newest first')
     .argument('<rufid>')
     .action(async (rufid: string, _opts: unknown, cmd: Command) => {
-      const { versions } = await ctx.client(cmd).request<{ versions: VersionInfo[] }>('GET', `/functions/${rufid}/versions`);
+      const { versions } = await ctx
+        .client(cmd)
+        .request<{ versions: VersionInfo[] }>('GET', `/functions/${rufid}/versions`);
       ctx.emit(cmd, versions, () =>
         table(
           ['VERSION', 'BRANCH', 'RUNTIME', 'DIGEST', 'SIZE', 'BUILD', 'CREATED', 'MESSAGE'],
@@ -153,10 +175,19 @@ export function registerFunctionCommands(program: Command, ctx: CliContext): voi
     .action(async (rufid: string, name: string, version: string, _opts: unknown, cmd: Command) => {
       const head = await ctx
         .client(cmd)
-        .request<BranchHead & { previousVersion: number | null }>('PUT', `/functions/${rufid}/branches/${encodeURIComponent(name)}`, {
-          body: { version: parseVersion(version) },
-        });
-      ctx.emit(cmd, head, () => `${head.branch}: ${head.previousVersion === null ? 'new' : `v${head.previousVersion}`} → v${head.version}`);
+        .request<BranchHead & { previousVersion: number | null }>(
+          'PUT',
+          `/functions/${rufid}/branches/${encodeURIComponent(name)}`,
+          {
+            body: { version: parseVersion(version) },
+          },
+        );
+      ctx.emit(
+        cmd,
+        head,
+        () =>
+          `${head.branch}: ${head.previousVersion === null ? 'new' : `v${head.previousVersion}`} → v${head.version}`,
+      );
     });
   branch
     .command('rm')
@@ -164,7 +195,9 @@ export function registerFunctionCommands(program: Command, ctx: CliContext): voi
     .argument('<rufid>')
     .argument('<branch>')
     .action(async (rufid: string, name: string, _opts: unknown, cmd: Command) => {
-      await ctx.client(cmd).request('DELETE', `/functions/${rufid}/branches/${encodeURIComponent(name)}`);
+      await ctx
+        .client(cmd)
+        .request('DELETE', `/functions/${rufid}/branches/${encodeURIComponent(name)}`);
       ctx.emit(cmd, { rufid, branch: name, deleted: true }, () => `Deleted branch ${name}`);
     });
 
@@ -178,14 +211,20 @@ export function registerFunctionCommands(program: Command, ctx: CliContext): voi
       const client = ctx.client(cmd);
       const fn = await client.request<FunctionInfo>('GET', `/functions/${rufid}`);
       const from = fn.branches.find((b) => b.branch === opts.from);
-      if (!from) throw new UsageError(`${rufid} has no branch '${opts.from}' (branches: ${fn.branches.map((b) => b.branch).join(', ')})`);
+      if (!from)
+        throw new UsageError(
+          `${rufid} has no branch '${opts.from}' (branches: ${fn.branches.map((b) => b.branch).join(', ')})`,
+        );
       const head = await client.request<BranchHead & { previousVersion: number | null }>(
         'PUT',
         `/functions/${rufid}/branches/${encodeURIComponent(opts.to)}`,
         { body: { version: from.version } },
       );
-      ctx.emit(cmd, { ...head, from: opts.from }, () =>
-        `Promoted ${opts.from}@v${from.version} to ${head.branch} (was ${head.previousVersion === null ? 'unset' : `v${head.previousVersion}`})`,
+      ctx.emit(
+        cmd,
+        { ...head, from: opts.from },
+        () =>
+          `Promoted ${opts.from}@v${from.version} to ${head.branch} (was ${head.previousVersion === null ? 'unset' : `v${head.previousVersion}`})`,
       );
     });
 
@@ -196,12 +235,24 @@ export function registerFunctionCommands(program: Command, ctx: CliContext): voi
     .option('-b, --branch <branch>', 'branch (default main)')
     .option('--branch-key <key>', 'X-Relay-Branch-Key for non-main branches (default: the API key)')
     .action(async (rufid: string, opts: { branch?: string; branchKey?: string }, cmd: Command) => {
-      const branchKey = opts.branch && opts.branch !== 'main' ? (opts.branchKey ?? ctx.apiKey(cmd)) : undefined;
-      const r = await ctx.client(cmd).request<{ rufid: string; branch: string; version: number; runtime: string; digest: string }>(
-        'POST',
-        `/functions/${rufid}/resolve`,
-        { query: { branch: opts.branch }, headers: { 'x-relay-branch-key': branchKey } },
+      const branchKey =
+        opts.branch && opts.branch !== 'main' ? (opts.branchKey ?? ctx.apiKey(cmd)) : undefined;
+      const r = await ctx
+        .client(cmd)
+        .request<{
+          rufid: string;
+          branch: string;
+          version: number;
+          runtime: string;
+          digest: string;
+        }>('POST', `/functions/${rufid}/resolve`, {
+          query: { branch: opts.branch },
+          headers: { 'x-relay-branch-key': branchKey },
+        });
+      ctx.emit(
+        cmd,
+        r,
+        () => `${r.rufid}@${r.branch} → v${r.version} (${r.runtime}, ${shortDigest(r.digest)})`,
       );
-      ctx.emit(cmd, r, () => `${r.rufid}@${r.branch} → v${r.version} (${r.runtime}, ${shortDigest(r.digest)})`);
     });
 }

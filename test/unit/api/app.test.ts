@@ -66,7 +66,9 @@ test('a 429 from a route carries Retry-After from retryAfterSeconds', async (t) 
   const res = await (await app(t, [busy])).inject({ method: 'GET', url: '/api/v1/busy' });
   assert.equal(res.statusCode, 429);
   assert.equal(res.headers['retry-after'], '3');
-  assert.deepEqual(res.json(), { error: { code: 'CONCURRENCY_LIMIT', message: 'Too many running' } });
+  assert.deepEqual(res.json(), {
+    error: { code: 'CONCURRENCY_LIMIT', message: 'Too many running' },
+  });
 });
 
 test('a 503 carries Retry-After too', async (t) => {
@@ -111,7 +113,9 @@ test('an unknown route is 404 NOT_FOUND with a request id', async (t) => {
 });
 
 test('an empty JSON body is treated as no body (resolve needs none)', async (t) => {
-  const res = await (await app(t)).inject({
+  const res = await (
+    await app(t)
+  ).inject({
     method: 'POST',
     url: '/api/v1/functions/abcdef123456/resolve',
     headers: { 'content-type': 'application/json' },
@@ -121,6 +125,8 @@ test('an empty JSON body is treated as no body (resolve needs none)', async (t) 
 });
 
 test('an over-long or odd X-Request-Id is replaced', async (t) => {
-  const res = await (await app(t)).inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'a b\n' } });
+  const res = await (
+    await app(t)
+  ).inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'a b\n' } });
   assert.match(String(res.headers['x-request-id']), /^req_[0-9a-f]{32}$/);
 });

@@ -13,7 +13,10 @@ import { makeTempDir } from '../../support/tmp.ts';
 test('packDirectory sends text as text, binary as base64, and skips node_modules and .git', async (t) => {
   const dir = await makeTempDir('relay-pack-');
   t.after(() => dir.cleanup());
-  await writeFile(path.join(dir.path, 'relay.json'), JSON.stringify({ name: 'hello', runtime: 'node24', entrypoint: 'index.handler' }));
+  await writeFile(
+    path.join(dir.path, 'relay.json'),
+    JSON.stringify({ name: 'hello', runtime: 'node24', entrypoint: 'index.handler' }),
+  );
   await writeFile(path.join(dir.path, 'index.mjs'), 'export const handler = async () => 1;\n');
   await writeFile(path.join(dir.path, 'img.png'), Buffer.from([0x89, 0x50, 0x00, 0xff]));
   await mkdir(path.join(dir.path, 'node_modules', 'x'), { recursive: true });
@@ -26,17 +29,31 @@ test('packDirectory sends text as text, binary as base64, and skips node_modules
   assert.equal(pkg.name, 'hello');
   assert.deepEqual(pkg.manifest, { runtime: 'node24', entrypoint: 'index.handler' });
   assert.deepEqual(Object.keys(pkg.files).sort(), ['img.png', 'index.mjs', 'lib/util.js']);
-  assert.deepEqual(pkg.files['img.png'], { base64: Buffer.from([0x89, 0x50, 0x00, 0xff]).toString('base64') });
+  assert.deepEqual(pkg.files['img.png'], {
+    base64: Buffer.from([0x89, 0x50, 0x00, 0xff]).toString('base64'),
+  });
 });
 
 test('packDirectory without relay.json is a PackError naming the dir', async (t) => {
   const dir = await makeTempDir('relay-pack-');
   t.after(() => dir.cleanup());
-  await assert.rejects(packDirectory(dir.path), (err: unknown) => err instanceof PackError && /no relay\.json/.test(err.message));
+  await assert.rejects(
+    packDirectory(dir.path),
+    (err: unknown) => err instanceof PackError && /no relay\.json/.test(err.message),
+  );
 });
 
 test('tables align columns', () => {
-  assert.equal(table(['A', 'LONG'], [['xx', 1], ['y', null]]), 'A   LONG\nxx  1\ny   -');
+  assert.equal(
+    table(
+      ['A', 'LONG'],
+      [
+        ['xx', 1],
+        ['y', null],
+      ],
+    ),
+    'A   LONG\nxx  1\ny   -',
+  );
 });
 
 test('failures map to exit codes: usage 2, server 1', () => {
@@ -48,7 +65,11 @@ test('failures map to exit codes: usage 2, server 1', () => {
 test('main with an unknown option exits 2 and writes to stderr only', async () => {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(['functions', 'ls', '--bogus'], { env: {}, cwd: '/', io: { out: (s) => out.push(s), err: (s) => err.push(s) } });
+  const code = await main(['functions', 'ls', '--bogus'], {
+    env: {},
+    cwd: '/',
+    io: { out: (s) => out.push(s), err: (s) => err.push(s) },
+  });
   assert.equal(code, 2);
   assert.deepEqual(out, []);
   assert.match(err.join('\n'), /unknown option '--bogus'/);
@@ -56,7 +77,11 @@ test('main with an unknown option exits 2 and writes to stderr only', async () =
 
 test('main --help exits 0', async () => {
   const out: string[] = [];
-  const code = await main(['--help'], { env: {}, cwd: '/', io: { out: (s) => out.push(s), err: () => {} } });
+  const code = await main(['--help'], {
+    env: {},
+    cwd: '/',
+    io: { out: (s) => out.push(s), err: () => {} },
+  });
   assert.equal(code, 0);
   assert.match(out.join('\n'), /deploy/);
 });

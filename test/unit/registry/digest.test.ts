@@ -9,12 +9,19 @@ const FILES = [
 ];
 
 test('canonical JSON sorts keys at every level', () => {
-  assert.equal(canonicalJson({ b: 1, a: { d: [2, { z: 1, y: 2 }], c: null } }), '{"a":{"c":null,"d":[2,{"y":2,"z":1}]},"b":1}');
+  assert.equal(
+    canonicalJson({ b: 1, a: { d: [2, { z: 1, y: 2 }], c: null } }),
+    '{"a":{"c":null,"d":[2,{"y":2,"z":1}]},"b":1}',
+  );
 });
 
 test('the digest ignores manifest key order and file order', () => {
   const m1: Manifest = { runtime: 'python3.11', entrypoint: 'a.handler', env: { X: '1', Y: '2' } };
-  const m2 = { env: { Y: '2', X: '1' }, entrypoint: 'a.handler', runtime: 'python3.11' } as Manifest;
+  const m2 = {
+    env: { Y: '2', X: '1' },
+    entrypoint: 'a.handler',
+    runtime: 'python3.11',
+  } as Manifest;
   assert.equal(packageDigest(m1, FILES), packageDigest(m2, [...FILES].reverse()));
 });
 

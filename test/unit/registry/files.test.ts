@@ -6,7 +6,8 @@ import { normalisePath, readFiles, sha256 } from '../../../src/registry/index.ts
 const CAPS = { maxFileBytes: 100, maxPackageBytes: 250, maxFiles: 5 };
 
 function fails(code: string, message: RegExp) {
-  return (err: unknown) => err instanceof RelayError && err.code === code && message.test(err.message);
+  return (err: unknown) =>
+    err instanceof RelayError && err.code === code && message.test(err.message);
 }
 
 test('paths are normalised: ./ and repeated slashes dropped', () => {
@@ -51,19 +52,31 @@ test('more files than the cap is rejected', () => {
 });
 
 test('two paths equal after normalisation are rejected naming both', () => {
-  assert.throws(() => readFiles({ 'a.py': '', './a.py': '' }, CAPS), fails('INVALID_PACKAGE', /'\.\/a\.py' and 'a\.py'/));
+  assert.throws(
+    () => readFiles({ 'a.py': '', './a.py': '' }, CAPS),
+    fails('INVALID_PACKAGE', /'\.\/a\.py' and 'a\.py'/),
+  );
 });
 
 test('a file that is also used as a directory is rejected', () => {
-  assert.throws(() => readFiles({ lib: '', 'lib/x.py': '' }, CAPS), fails('INVALID_PACKAGE', /'lib' is a file/));
+  assert.throws(
+    () => readFiles({ lib: '', 'lib/x.py': '' }, CAPS),
+    fails('INVALID_PACKAGE', /'lib' is a file/),
+  );
 });
 
 test('invalid base64 is rejected naming the file', () => {
-  assert.throws(() => readFiles({ 'b.bin': { base64: 'abc' } }, CAPS), fails('INVALID_PACKAGE', /'b\.bin' is not valid base64/));
+  assert.throws(
+    () => readFiles({ 'b.bin': { base64: 'abc' } }, CAPS),
+    fails('INVALID_PACKAGE', /'b\.bin' is not valid base64/),
+  );
 });
 
 test('a file over the per-file cap is PAYLOAD_TOO_LARGE naming it', () => {
-  assert.throws(() => readFiles({ 'big.txt': 'x'.repeat(101) }, CAPS), fails('PAYLOAD_TOO_LARGE', /'big\.txt' is 101 bytes/));
+  assert.throws(
+    () => readFiles({ 'big.txt': 'x'.repeat(101) }, CAPS),
+    fails('PAYLOAD_TOO_LARGE', /'big\.txt' is 101 bytes/),
+  );
 });
 
 test('a package over the total cap is PAYLOAD_TOO_LARGE', () => {
@@ -72,7 +85,10 @@ test('a package over the total cap is PAYLOAD_TOO_LARGE', () => {
 });
 
 test('text is stored as UTF-8 and base64 is decoded; each file gets its sha256', () => {
-  const files = readFiles({ 'z.txt': 'héllo', 'a.bin': { base64: Buffer.from([0, 255]).toString('base64') } }, CAPS);
+  const files = readFiles(
+    { 'z.txt': 'héllo', 'a.bin': { base64: Buffer.from([0, 255]).toString('base64') } },
+    CAPS,
+  );
   assert.deepEqual(
     files.map((f) => [f.path, f.size]),
     [

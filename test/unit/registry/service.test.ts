@@ -57,14 +57,25 @@ test('createFunction stores version 1 on main with a digest, sizes and content-a
   assert.equal(v.version, 1);
   assert.equal(v.branch, 'main');
   assert.equal(v.build.status, 'ready');
-  assert.deepEqual(v.files.map((f) => f.path), ['app/__init__.py', 'app/main.py', 'assets/logo.bin']);
-  assert.equal(v.size, v.files.reduce((n, f) => n + f.size, 0));
+  assert.deepEqual(
+    v.files.map((f) => f.path),
+    ['app/__init__.py', 'app/main.py', 'assets/logo.bin'],
+  );
+  assert.equal(
+    v.size,
+    v.files.reduce((n, f) => n + f.size, 0),
+  );
   for (const f of v.files) assert.equal(await store.hasBlob(f.digest), true);
 });
 
 test('a version with dependencies starts with a pending build', async (t) => {
   const { registry, a } = await setup(t);
-  const v = await registry.createFunction(a, 'fn', { ...PKG, manifest: { ...PKG.manifest, dependencies: ['six'] } }, 'k');
+  const v = await registry.createFunction(
+    a,
+    'fn',
+    { ...PKG, manifest: { ...PKG.manifest, dependencies: ['six'] } },
+    'k',
+  );
   assert.equal(v.build.status, 'pending');
 });
 
@@ -79,7 +90,11 @@ test('resolve is served from the cache until a head moves', async (t) => {
 
   await registry.setBranchHead(a.id, rufid, 'main', 1);
   assert.equal((await registry.resolve(a.id, rufid, 'main')).version, 1);
-  assert.equal(calls.get('getBranchHead'), before + 2, 'the head move invalidated the key (setBranchHead read one, resolve one)');
+  assert.equal(
+    calls.get('getBranchHead'),
+    before + 2,
+    'the head move invalidated the key (setBranchHead read one, resolve one)',
+  );
 });
 
 test('a deploy to a branch invalidates that branch only', async (t) => {
@@ -97,7 +112,7 @@ test('resolve cache keys follow the seed format', () => {
   assert.equal(resolveCacheKey('abcdef123456', 'dev'), 'rufid:abcdef123456|branch:dev');
 });
 
-test("a cached resolve is still 404 for another tenant", async (t) => {
+test('a cached resolve is still 404 for another tenant', async (t) => {
   const { registry, a, b } = await setup(t);
   const { rufid } = await registry.createFunction(a, 'fn', PKG, 'k');
   await registry.resolve(a.id, rufid, 'main');
@@ -164,7 +179,11 @@ test('materialize writes every file from its blob, and a second call is a no-op'
   const mtime = (await stat(target)).mtimeMs;
   await registry.materialize(v, target);
   assert.equal((await stat(target)).mtimeMs, mtime);
-  assert.deepEqual(await readdir(path.dirname(target)), [path.basename(target)], 'no temp dirs left behind');
+  assert.deepEqual(
+    await readdir(path.dirname(target)),
+    [path.basename(target)],
+    'no temp dirs left behind',
+  );
 });
 
 test('concurrent materialize calls of one version end with one complete dir', async (t) => {

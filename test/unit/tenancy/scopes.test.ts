@@ -4,7 +4,8 @@ import { RelayError } from '../../../src/domain/index.ts';
 import { allowsBranch, grants, requireAnyScope } from '../../../src/tenancy/index.ts';
 
 test('admin implies deploy, invoke and branch', () => {
-  for (const s of ['admin', 'deploy', 'invoke', 'branch'] as const) assert.equal(grants(['admin'], s), true, s);
+  for (const s of ['admin', 'deploy', 'invoke', 'branch'] as const)
+    assert.equal(grants(['admin'], s), true, s);
 });
 
 test('admin does not imply operator', () => {
@@ -12,7 +13,8 @@ test('admin does not imply operator', () => {
 });
 
 test('operator implies nothing inside a tenant', () => {
-  for (const s of ['admin', 'deploy', 'invoke', 'branch'] as const) assert.equal(grants(['operator'], s), false, s);
+  for (const s of ['admin', 'deploy', 'invoke', 'branch'] as const)
+    assert.equal(grants(['operator'], s), false, s);
 });
 
 test('deploy, invoke and branch grant only themselves', () => {
@@ -25,7 +27,8 @@ test('deploy, invoke and branch grant only themselves', () => {
 test('requireAnyScope throws FORBIDDEN naming the missing scopes', () => {
   assert.throws(
     () => requireAnyScope(['invoke'], ['deploy']),
-    (err: unknown) => err instanceof RelayError && err.code === 'FORBIDDEN' && /deploy/.test(err.message),
+    (err: unknown) =>
+      err instanceof RelayError && err.code === 'FORBIDDEN' && /deploy/.test(err.message),
   );
   assert.doesNotThrow(() => requireAnyScope(['invoke'], ['invoke', 'deploy']));
 });

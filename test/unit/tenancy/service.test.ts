@@ -24,7 +24,10 @@ function code(c: string) {
 }
 
 test('a tenant starts with limits from the settings', async (t) => {
-  const { tenancy } = await setup(t, { EXECUTION_MEMORY_LIMIT_MB: '512', EXECUTION_TIMEOUT_SECONDS: '12' });
+  const { tenancy } = await setup(t, {
+    EXECUTION_MEMORY_LIMIT_MB: '512',
+    EXECUTION_TIMEOUT_SECONDS: '12',
+  });
   const { tenant } = await tenancy.createTenant('acme');
   assert.equal(tenant.limits.maxMemoryMb, 512);
   assert.equal(tenant.limits.maxTimeoutSeconds, 12);
@@ -44,7 +47,10 @@ test('authenticate rejects missing, malformed, unknown and revoked keys with UNA
   const { tenant, adminKey } = await tenancy.createTenant('acme');
   await assert.rejects(tenancy.authenticate(undefined), code('UNAUTHENTICATED'));
   await assert.rejects(tenancy.authenticate('Token abc'), code('UNAUTHENTICATED'));
-  await assert.rejects(tenancy.authenticate('Bearer rk_key_0123456789abcdef_' + '0'.repeat(48)), code('UNAUTHENTICATED'));
+  await assert.rejects(
+    tenancy.authenticate('Bearer rk_key_0123456789abcdef_' + '0'.repeat(48)),
+    code('UNAUTHENTICATED'),
+  );
   await tenancy.revokeKey(tenant.id, adminKey.id);
   await assert.rejects(tenancy.authenticate(`Bearer ${adminKey.key}`), code('UNAUTHENTICATED'));
 });
@@ -59,14 +65,28 @@ test('tenant names must be lowercase slugs and unique', async (t) => {
 test('createKey refuses unknown scopes, empty scopes, bad branch names and scopes the granter lacks', async (t) => {
   const { tenancy } = await setup(t);
   const { tenant } = await tenancy.createTenant('acme');
-  await assert.rejects(tenancy.createKey(tenant.id, { name: 'k', scopes: [] }, ['admin']), code('VALIDATION_FAILED'));
-  await assert.rejects(tenancy.createKey(tenant.id, { name: 'k', scopes: ['root' as never] }, ['admin']), code('VALIDATION_FAILED'));
   await assert.rejects(
-    tenancy.createKey(tenant.id, { name: 'k', scopes: ['branch'], branches: ['no/slash'] }, ['admin']),
+    tenancy.createKey(tenant.id, { name: 'k', scopes: [] }, ['admin']),
     code('VALIDATION_FAILED'),
   );
-  await assert.rejects(tenancy.createKey(tenant.id, { name: 'k', scopes: ['operator'] }, ['admin']), code('FORBIDDEN'));
-  await assert.rejects(tenancy.createKey(tenant.id, { name: 'k', scopes: ['deploy'] }, ['invoke']), code('FORBIDDEN'));
+  await assert.rejects(
+    tenancy.createKey(tenant.id, { name: 'k', scopes: ['root' as never] }, ['admin']),
+    code('VALIDATION_FAILED'),
+  );
+  await assert.rejects(
+    tenancy.createKey(tenant.id, { name: 'k', scopes: ['branch'], branches: ['no/slash'] }, [
+      'admin',
+    ]),
+    code('VALIDATION_FAILED'),
+  );
+  await assert.rejects(
+    tenancy.createKey(tenant.id, { name: 'k', scopes: ['operator'] }, ['admin']),
+    code('FORBIDDEN'),
+  );
+  await assert.rejects(
+    tenancy.createKey(tenant.id, { name: 'k', scopes: ['deploy'] }, ['invoke']),
+    code('FORBIDDEN'),
+  );
 });
 
 test('main needs no branch key', async (t) => {
@@ -80,9 +100,18 @@ test('a non-main branch needs a branch key of the same tenant', async (t) => {
   const a = await tenancy.createTenant('a');
   const b = await tenancy.createTenant('b');
   const keyA = await tenancy.createKey(a.tenant.id, { name: 'br', scopes: ['branch'] }, null);
-  await assert.rejects(tenancy.checkBranchAccess(a.tenant.id, 'dev', undefined), code('BRANCH_ACCESS_DENIED'));
-  await assert.rejects(tenancy.checkBranchAccess(a.tenant.id, 'dev', 'garbage'), code('BRANCH_ACCESS_DENIED'));
-  await assert.rejects(tenancy.checkBranchAccess(b.tenant.id, 'dev', keyA.key), code('BRANCH_ACCESS_DENIED'));
+  await assert.rejects(
+    tenancy.checkBranchAccess(a.tenant.id, 'dev', undefined),
+    code('BRANCH_ACCESS_DENIED'),
+  );
+  await assert.rejects(
+    tenancy.checkBranchAccess(a.tenant.id, 'dev', 'garbage'),
+    code('BRANCH_ACCESS_DENIED'),
+  );
+  await assert.rejects(
+    tenancy.checkBranchAccess(b.tenant.id, 'dev', keyA.key),
+    code('BRANCH_ACCESS_DENIED'),
+  );
   await tenancy.checkBranchAccess(a.tenant.id, 'dev', keyA.key);
 });
 
@@ -100,9 +129,16 @@ test('branch access denied carries the seed message', async (t) => {
 test('a branch key restricted to some branches is denied on others', async (t) => {
   const { tenancy } = await setup(t);
   const { tenant } = await tenancy.createTenant('acme');
-  const k = await tenancy.createKey(tenant.id, { name: 'br', scopes: ['branch'], branches: ['dev'] }, null);
+  const k = await tenancy.createKey(
+    tenant.id,
+    { name: 'br', scopes: ['branch'], branches: ['dev'] },
+    null,
+  );
   await tenancy.checkBranchAccess(tenant.id, 'dev', k.key);
-  await assert.rejects(tenancy.checkBranchAccess(tenant.id, 'staging', k.key), code('BRANCH_ACCESS_DENIED'));
+  await assert.rejects(
+    tenancy.checkBranchAccess(tenant.id, 'staging', k.key),
+    code('BRANCH_ACCESS_DENIED'),
+  );
 });
 
 test('bootstrap creates tenant default with a generated operator+admin key in an owner-only file', async (t) => {
@@ -126,7 +162,9 @@ test('bootstrap is idempotent: a second run creates nothing and prints nothing',
 });
 
 test('bootstrap with RELAY_BOOTSTRAP_API_KEY registers exactly that key', async (t) => {
-  const { tenancy, config } = await setup(t, { RELAY_BOOTSTRAP_API_KEY: 'a-long-enough-bootstrap-key' });
+  const { tenancy, config } = await setup(t, {
+    RELAY_BOOTSTRAP_API_KEY: 'a-long-enough-bootstrap-key',
+  });
   const result = await bootstrap(tenancy, config);
   assert.equal(result.generatedKey, null);
   const p = await tenancy.authenticate('Bearer a-long-enough-bootstrap-key');
