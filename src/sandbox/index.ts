@@ -11,8 +11,19 @@ import type { SandboxProvider } from './port.ts';
 import { ProcessProvider } from './process/provider.ts';
 
 export type * from './port.ts';
-export { SandboxManager, type AcquireResult, type SandboxStats, type SandboxManagerOptions } from './manager.ts';
-export { runIsolated, type IsolatedCommand, type IsolatedResult, type IsolationOptions, type Bind } from './isolated.ts';
+export {
+  SandboxManager,
+  type AcquireResult,
+  type SandboxStats,
+  type SandboxManagerOptions,
+} from './manager.ts';
+export {
+  runIsolated,
+  type IsolatedCommand,
+  type IsolatedResult,
+  type IsolationOptions,
+  type Bind,
+} from './isolated.ts';
 export { ResourceLimitsEnforcer, type CgroupMode } from './limits/index.ts';
 export type { SandboxLogger } from './logger.ts';
 export { silentLogger } from './logger.ts';
@@ -28,11 +39,15 @@ export interface CreateProviderOptions extends Partial<SandboxProviderOptions> {
 }
 
 /** Build a provider; `auto` picks bwrap when it works on this host, else `process`. */
-export async function createProvider(name: ProviderName, options: CreateProviderOptions = {}): Promise<SandboxProvider> {
+export async function createProvider(
+  name: ProviderName,
+  options: CreateProviderOptions = {},
+): Promise<SandboxProvider> {
   const logger = options.logger ?? stderrLogger();
   let chosen: 'bwrap' | 'process' = name === 'auto' ? 'process' : name;
   if (name === 'auto' && (await probeBwrap(options.bwrapPath))) chosen = 'bwrap';
-  if (name === 'auto' && chosen === 'process') logger.warn({}, 'bubblewrap is not usable here: falling back to the process provider');
+  if (name === 'auto' && chosen === 'process')
+    logger.warn({}, 'bubblewrap is not usable here: falling back to the process provider');
   // Without a given enforcer the provider makes and owns one (closing it removes Relay's parent cgroup).
   const common = { ...options, logger };
   return chosen === 'bwrap' ? new BwrapProvider(common) : new ProcessProvider(common);

@@ -63,7 +63,10 @@ export interface IsolationOptions {
 }
 
 /** Run a command to completion with bwrap isolation, seccomp, cgroup limits and a wall clock. */
-export async function runIsolated(command: IsolatedCommand, options: IsolationOptions = {}): Promise<IsolatedResult> {
+export async function runIsolated(
+  command: IsolatedCommand,
+  options: IsolationOptions = {},
+): Promise<IsolatedResult> {
   const logger = options.logger ?? silentLogger();
   const bwrapPath = options.bwrapPath ?? DEFAULT_BWRAP_PATH;
   let mode = options.mode ?? 'auto';
@@ -78,7 +81,10 @@ export async function runIsolated(command: IsolatedCommand, options: IsolationOp
     cpus: command.cpus ?? availableParallelism(),
     pids: command.pids ?? 512,
   });
-  const rlimits = enforcer.rlimits(command.fileSizeMb ?? 1024, Math.ceil(command.timeoutMs / 1000) + 5);
+  const rlimits = enforcer.rlimits(
+    command.fileSizeMb ?? 1024,
+    Math.ceil(command.timeoutMs / 1000) + 5,
+  );
   const started = performance.now();
   try {
     const child =
@@ -100,7 +106,14 @@ export async function runIsolated(command: IsolatedCommand, options: IsolationOp
             strayFds: inheritedDescriptors(),
           })
         : launch(
-            { argv: command.argv, env: command.env, cwd: command.cwd, procsFiles: cgroup?.procsFiles ?? [], rlimits, detached: true },
+            {
+              argv: command.argv,
+              env: command.env,
+              cwd: command.cwd,
+              procsFiles: cgroup?.procsFiles ?? [],
+              rlimits,
+              detached: true,
+            },
             inheritedDescriptors(),
           );
     const max = command.maxOutputBytes ?? 1024 * 1024;

@@ -14,7 +14,11 @@ export function whenExited(child: ChildProcess): Promise<void> {
 }
 
 /** SIGKILL every process of a sandbox and wait (bounded) for the launched one to exit. */
-export async function killSandbox(child: ChildProcess, cgroup: SandboxCgroup | null, processGroup: boolean): Promise<void> {
+export async function killSandbox(
+  child: ChildProcess,
+  cgroup: SandboxCgroup | null,
+  processGroup: boolean,
+): Promise<void> {
   const running = child.exitCode === null && child.signalCode === null;
   if (running) child.kill('SIGKILL');
   if (cgroup) {

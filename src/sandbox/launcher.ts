@@ -63,8 +63,24 @@ export function inheritedDescriptors(): number[] {
 export function launch(request: LaunchRequest, strayFds: readonly number[]): ChildProcess {
   const { rlimits } = request;
   const fsizeBlocks = Math.max(1, Math.ceil(rlimits.fileSizeBytes / 512));
-  const args = ['-c', WRAPPER, 'sh', String(rlimits.cpuSeconds), String(fsizeBlocks), ...request.procsFiles, '--', ...request.argv];
-  const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...(request.extraFds ?? [])];
+  const args = [
+    '-c',
+    WRAPPER,
+    'sh',
+    String(rlimits.cpuSeconds),
+    String(fsizeBlocks),
+    ...request.procsFiles,
+    '--',
+    ...request.argv,
+  ];
+  const stdio: StdioOptions = [
+    'ignore',
+    'pipe',
+    'pipe',
+    'pipe',
+    'pipe',
+    ...(request.extraFds ?? []),
+  ];
   let devNull: number | undefined;
   if (strayFds.length > 0) {
     devNull = openSync('/dev/null', 'r');

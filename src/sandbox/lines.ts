@@ -68,7 +68,10 @@ export class LineSplitter {
   }
 
   private emit(): void {
-    const line = this.parts.length === 1 ? this.parts[0]!.toString('utf8') : Buffer.concat(this.parts, this.size).toString('utf8');
+    const line =
+      this.parts.length === 1
+        ? this.parts[0]!.toString('utf8')
+        : Buffer.concat(this.parts, this.size).toString('utf8');
     this.parts = [];
     this.size = 0;
     this.options.onLine(line.endsWith('\r') ? line.slice(0, -1) : line);

@@ -19,7 +19,9 @@ export function silentLogger(): SandboxLogger {
 }
 
 /** A logger writing JSON lines to stderr, for callers without a process logger. */
-export function stderrLogger(minLevel: 'debug' | 'info' | 'warn' | 'error' = 'info'): SandboxLogger {
+export function stderrLogger(
+  minLevel: 'debug' | 'info' | 'warn' | 'error' = 'info',
+): SandboxLogger {
   const levels = ['debug', 'info', 'warn', 'error'] as const;
   const min = levels.indexOf(minLevel);
   const make =

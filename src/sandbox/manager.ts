@@ -138,7 +138,9 @@ export class SandboxManager {
   private destroyLater(sandbox: Sandbox): void {
     const p = sandbox
       .destroy()
-      .catch((err: unknown) => this.options.logger.error({ err, sandbox: sandbox.id }, 'destroying a sandbox failed'))
+      .catch((err: unknown) =>
+        this.options.logger.error({ err, sandbox: sandbox.id }, 'destroying a sandbox failed'),
+      )
       .finally(() => this.destroying.delete(p));
     this.destroying.add(p);
   }

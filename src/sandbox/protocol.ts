@@ -37,8 +37,11 @@
  * 4. Logs. stdout and stderr are split into lines (a line longer than
  *    MAX_LOG_LINE_BYTES is cut into pieces). Lines written while no
  *    invocation runs (module import, background threads) are delivered at
- *    the start of the next invocation. A bootstrap's own diagnostics go to
- *    stderr, never to fd 4.
+ *    the start of the next invocation. A bootstrap flushes stdout and
+ *    stderr before writing the readiness line and before each reply, so
+ *    every line lands in the invocation that printed it (note `python -I`
+ *    ignores PYTHONUNBUFFERED). Its own diagnostics go to stderr, never
+ *    to fd 4.
  * 5. Exit. Any exit other than after EOF on fd 3 or after `ready:false` is a
  *    crash, reported as `memory_exceeded` when the sandbox's cgroup counted
  *    an OOM kill, else `crashed`.
@@ -52,8 +55,7 @@ export const MAX_LOG_LINE_BYTES = 64 * 1024;
 export type ReadyMessage = { ready: true } | { ready: false; error: ExecutionError };
 
 export type ReplyMessage =
-  | { id: string; ok: true; output: unknown }
-  | { id: string; ok: false; error: ExecutionError };
+  { id: string; ok: true; output: unknown } | { id: string; ok: false; error: ExecutionError };
 
 /** Serialise a request as one protocol line. */
 export function encodeRequest(request: InvokeRequest): string {
@@ -79,7 +81,9 @@ export function parseReply(line: string): ReplyMessage | null {
 function parseObject(line: string): Record<string, unknown> | null {
   try {
     const value: unknown = JSON.parse(line);
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
   } catch {
     return null;
   }

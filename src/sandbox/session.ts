@@ -11,7 +11,16 @@ import type { ExecutionError, LogStream } from '../domain/index.ts';
 import type { SandboxCgroup } from './limits/index.ts';
 import { LineSplitter } from './lines.ts';
 import { encodeRequest, MAX_LOG_LINE_BYTES, parseReady, parseReply } from './protocol.ts';
-import type { InvokeOptions, InvokeOutcome, InvokeRequest, InvokeResult, InvokeUsage, Sandbox, SandboxSpec, StartOptions } from './port.ts';
+import type {
+  InvokeOptions,
+  InvokeOutcome,
+  InvokeRequest,
+  InvokeResult,
+  InvokeUsage,
+  Sandbox,
+  SandboxSpec,
+  StartOptions,
+} from './port.ts';
 
 /** Lines kept while no invocation runs, delivered to the next one. */
 const BACKLOG_LINES = 1000;
@@ -91,7 +100,10 @@ export class ProtocolSandbox implements Sandbox {
   }
 
   /** Wrap a spawned bootstrap and wait for its readiness line (or its failure). */
-  static async start(parts: SessionParts, options: StartOptions & { timeoutMs: number }): Promise<ProtocolSandbox> {
+  static async start(
+    parts: SessionParts,
+    options: StartOptions & { timeoutMs: number },
+  ): Promise<ProtocolSandbox> {
     await spawned(parts.child);
     const sandbox = new ProtocolSandbox(parts);
     await sandbox.waitReady(options);
@@ -105,15 +117,21 @@ export class ProtocolSandbox implements Sandbox {
   invoke(request: InvokeRequest, options: InvokeOptions): Promise<InvokeResult> {
     if (this.current) throw new Error(`sandbox ${this.id} is already running an invocation`);
     for (const [stream, line] of this.backlog) options.onLog(stream, line);
-    if (this.backlogDropped > 0) options.onLog('system', `${this.backlogDropped} log lines dropped while idle`);
+    if (this.backlogDropped > 0)
+      options.onLog('system', `${this.backlogDropped} log lines dropped while idle`);
     this.backlog = [];
     this.backlogDropped = 0;
     if (this.failure) return Promise.resolve({ outcome: this.failure, usage: {}, durationMs: 0 });
     if (this.phase !== 'ready') {
-      return Promise.resolve({ outcome: crashed('SandboxDestroyed', 'the sandbox was destroyed'), usage: {}, durationMs: 0 });
+      return Promise.resolve({
+        outcome: crashed('SandboxDestroyed', 'the sandbox was destroyed'),
+        usage: {},
+        durationMs: 0,
+      });
     }
     // Nothing was sent yet, so the sandbox stays usable.
-    if (options.signal?.aborted) return Promise.resolve({ outcome: { kind: 'cancelled' }, usage: {}, durationMs: 0 });
+    if (options.signal?.aborted)
+      return Promise.resolve({ outcome: { kind: 'cancelled' }, usage: {}, durationMs: 0 });
     const snap = this.parts.cgroup?.snapshot();
     this.parts.cgroup?.resetPeak();
     return new Promise((resolve) => {
@@ -125,7 +143,10 @@ export class ProtocolSandbox implements Sandbox {
         startedAt: performance.now(),
         cpuNs: snap?.cpuNs,
         oomKills: snap?.oomKills ?? 0,
-        timer: setTimeout(() => void this.finish({ kind: 'timed_out' }), Math.max(0, options.timeoutMs)),
+        timer: setTimeout(
+          () => void this.finish({ kind: 'timed_out' }),
+          Math.max(0, options.timeoutMs),
+        ),
         detach: () => options.signal?.removeEventListener('abort', onAbort),
         done: false,
       };
@@ -137,7 +158,10 @@ export class ProtocolSandbox implements Sandbox {
 
   destroy(): Promise<void> {
     this.destroying ??= (async () => {
-      if (this.current) await this.finish(crashed('SandboxDestroyed', 'the sandbox was destroyed during the invocation'));
+      if (this.current)
+        await this.finish(
+          crashed('SandboxDestroyed', 'the sandbox was destroyed during the invocation'),
+        );
       this.phase = 'destroyed';
       this.readyWaiter?.();
       await this.killAll();
@@ -180,26 +204,39 @@ export class ProtocolSandbox implements Sandbox {
   private onReplyLine(line: string): void {
     if (this.phase === 'starting') {
       const ready = parseReady(line);
-      if (!ready) return void this.failStart(crashed('ProtocolError', `expected a readiness line, got: ${line.slice(0, 200)}`));
+      if (!ready)
+        return void this.failStart(
+          crashed('ProtocolError', `expected a readiness line, got: ${line.slice(0, 200)}`),
+        );
       if (ready.ready) return this.markReady();
       // The loader's own error: the function's fault, reported as a handler error.
       return void this.failStart({ kind: 'error', error: ready.error });
     }
     const current = this.current;
     if (!current || current.done) {
-      if (this.phase === 'ready') this.fail(crashed('ProtocolError', 'reply line with no invocation running'));
+      if (this.phase === 'ready')
+        this.fail(crashed('ProtocolError', 'reply line with no invocation running'));
       return;
     }
     const reply = parseReply(line);
     if (!reply || reply.id !== current.id) {
-      return void this.finish(crashed('ProtocolError', `malformed reply or wrong id: ${line.slice(0, 200)}`));
+      return void this.finish(
+        crashed('ProtocolError', `malformed reply or wrong id: ${line.slice(0, 200)}`),
+      );
     }
-    void this.finish(reply.ok ? { kind: 'ok', output: reply.output } : { kind: 'error', error: reply.error });
+    const outcome: InvokeOutcome = reply.ok
+      ? { kind: 'ok', output: reply.output }
+      : { kind: 'error', error: reply.error };
+    // The bootstrap flushed its logs before replying, but the reply pipe may be
+    // read first; one turn of the event loop lets those lines land in this call.
+    setImmediate(() => void this.finish(outcome));
   }
 
   private onOverflow(bytes: number): void {
-    if (this.current && !this.current.done) return void this.finish({ kind: 'result_too_large', bytes });
-    if (this.phase === 'starting') return void this.failStart(crashed('ProtocolError', 'readiness line too long'));
+    if (this.current && !this.current.done)
+      return void this.finish({ kind: 'result_too_large', bytes });
+    if (this.phase === 'starting')
+      return void this.failStart(crashed('ProtocolError', 'readiness line too long'));
     this.fail(crashed('ProtocolError', 'oversized line on the reply channel'));
   }
 
@@ -219,10 +256,15 @@ export class ProtocolSandbox implements Sandbox {
     const oom = this.parts.cgroup?.snapshot().oomKills ?? 0;
     if (oom > oomBaseline) return { kind: 'memory_exceeded' };
     const info = this.exitInfo;
-    let how = info?.signal ? `was killed by ${info.signal}` : `exited with code ${info?.code ?? '?'}`;
+    let how = info?.signal
+      ? `was killed by ${info.signal}`
+      : `exited with code ${info?.code ?? '?'}`;
     if (info?.signal === 'SIGXCPU' || info?.code === 128 + 24) how += ' (CPU time limit)';
     const tail = this.stderrTail.trim();
-    return crashed('SandboxCrashed', `the function's process ${how}${tail ? `: ${tail.slice(-500)}` : ''}`);
+    return crashed(
+      'SandboxCrashed',
+      `the function's process ${how}${tail ? `: ${tail.slice(-500)}` : ''}`,
+    );
   }
 
   /** Idle sandbox became unusable. */
@@ -252,7 +294,11 @@ export class ProtocolSandbox implements Sandbox {
       const peak = cg.peakMemoryBytes();
       if (peak !== undefined) usage.peakMemoryBytes = peak;
       // An OOM kill anywhere in the sandbox during the call decides the outcome.
-      if (snap.oomKills > current.oomKills && outcome.kind !== 'timed_out' && outcome.kind !== 'cancelled') {
+      if (
+        snap.oomKills > current.oomKills &&
+        outcome.kind !== 'timed_out' &&
+        outcome.kind !== 'cancelled'
+      ) {
         outcome = { kind: 'memory_exceeded' };
       }
     }
@@ -278,7 +324,8 @@ export class ProtocolSandbox implements Sandbox {
       onLine: (line) => this.onLog(name, line),
     });
     stream.on('data', (chunk: Buffer) => {
-      if (name === 'stderr') this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+      if (name === 'stderr')
+        this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES);
       splitter.push(chunk);
     });
     stream.on('end', () => splitter.end());

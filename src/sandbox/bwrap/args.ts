@@ -20,7 +20,17 @@ export const SANDBOX_UID = 65534;
 
 const ROOT_LINKS = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
 /** Resolver and CA files a networked sandbox needs; nothing else of /etc is shown. */
-const NETWORK_ETC = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/gai.conf', '/etc/services', '/etc/protocols', '/etc/ssl', '/etc/pki', '/etc/ca-certificates'];
+const NETWORK_ETC = [
+  '/etc/resolv.conf',
+  '/etc/hosts',
+  '/etc/nsswitch.conf',
+  '/etc/gai.conf',
+  '/etc/services',
+  '/etc/protocols',
+  '/etc/ssl',
+  '/etc/pki',
+  '/etc/ca-certificates',
+];
 
 export interface Bind {
   host: string;
@@ -58,24 +68,53 @@ export function rootLayout(): string[] {
 /** The bwrap options (everything before the command). */
 export function bwrapArgs(plan: BwrapPlan, layout: readonly string[]): string[] {
   const args = [
-    '--args', String(plan.fds.args),
-    '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
+    '--args',
+    String(plan.fds.args),
+    '--unshare-user',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
     ...(plan.network ? [] : ['--unshare-net']),
-    '--uid', String(SANDBOX_UID), '--gid', String(SANDBOX_UID),
-    '--hostname', plan.hostname,
-    '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
-    '--ro-bind', '/usr', '/usr',
+    '--uid',
+    String(SANDBOX_UID),
+    '--gid',
+    String(SANDBOX_UID),
+    '--hostname',
+    plan.hostname,
+    '--die-with-parent',
+    '--new-session',
+    '--cap-drop',
+    'ALL',
+    '--ro-bind',
+    '/usr',
+    '/usr',
     ...layout,
-    '--proc', '/proc',
-    '--dev', '/dev',
-    '--size', String(plan.tmpBytes), '--perms', '1777', '--tmpfs', '/tmp',
-    '--ro-bind-data', String(plan.fds.passwd), '/etc/passwd',
-    '--ro-bind-data', String(plan.fds.group), '/etc/group',
-    '--ro-bind-try', '/etc/ssl/certs', '/etc/ssl/certs',
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--size',
+    String(plan.tmpBytes),
+    '--perms',
+    '1777',
+    '--tmpfs',
+    '/tmp',
+    '--ro-bind-data',
+    String(plan.fds.passwd),
+    '/etc/passwd',
+    '--ro-bind-data',
+    String(plan.fds.group),
+    '/etc/group',
+    '--ro-bind-try',
+    '/etc/ssl/certs',
+    '/etc/ssl/certs',
   ];
   if (plan.network) for (const p of NETWORK_ETC) args.push('--ro-bind-try', p, p);
   for (const p of extraHostPaths(plan.hostPaths)) args.push('--ro-bind', p, p);
   for (const b of plan.binds) args.push(b.writable ? '--bind' : '--ro-bind', b.host, b.sandbox);
+  // bwrap's root and /dev are writable tmpfs mounts; /tmp (and writable binds) stay the only writable places.
+  args.push('--remount-ro', '/dev', '--remount-ro', '/');
   if (plan.fds.seccomp !== null) args.push('--seccomp', String(plan.fds.seccomp));
   args.push('--chdir', plan.cwd);
   return args;
@@ -83,7 +122,9 @@ export function bwrapArgs(plan: BwrapPlan, layout: readonly string[]): string[] 
 
 /** Host paths not already visible through /usr or a parent in the list, parents first. */
 function extraHostPaths(paths: readonly string[]): string[] {
-  const sorted = [...new Set(paths.map((p) => path.resolve(p)))].sort((a, b) => a.length - b.length);
+  const sorted = [...new Set(paths.map((p) => path.resolve(p)))].sort(
+    (a, b) => a.length - b.length,
+  );
   const kept: string[] = [];
   for (const p of sorted) {
     if (p === '/usr' || p.startsWith('/usr/')) continue;

@@ -62,11 +62,15 @@ export class BwrapProvider implements SandboxProvider {
     this.startTimeoutMs = options.startTimeoutMs ?? 60_000;
     this.cpuBackstopSeconds = options.cpuBackstopSeconds ?? 3600;
     this.seccomp = seccompSupported() ? compileSeccompFilter() : null;
-    if (!this.seccomp) this.logger.warn({ arch: process.arch }, 'no seccomp filter for this architecture');
+    if (!this.seccomp)
+      this.logger.warn({ arch: process.arch }, 'no seccomp filter for this architecture');
     this.layout = rootLayout();
     this.strayFds = inheritedDescriptors();
     if (this.strayFds.length > 0) {
-      this.logger.warn({ fds: this.strayFds }, 'descriptors inherited without close-on-exec are replaced by /dev/null in sandboxes');
+      this.logger.warn(
+        { fds: this.strayFds },
+        'descriptors inherited without close-on-exec are replaced by /dev/null in sandboxes',
+      );
     }
   }
 
@@ -84,7 +88,8 @@ export class BwrapProvider implements SandboxProvider {
       { host: spec.taskDir, sandbox: paths.taskDir, writable: false },
       { host: spec.runtime.bootstrapDir, sandbox: paths.bootstrapDir, writable: false },
     ];
-    if (spec.depsDir !== undefined) binds.push({ host: spec.depsDir, sandbox: SANDBOX_PATHS.depsDir, writable: false });
+    if (spec.depsDir !== undefined)
+      binds.push({ host: spec.depsDir, sandbox: SANDBOX_PATHS.depsDir, writable: false });
     const { limits } = spec;
     const cgroup = this.enforcer.cgroup(id, {
       memoryMb: limits.memoryMb,
@@ -141,8 +146,23 @@ export class BwrapProvider implements SandboxProvider {
 
 /** True when bwrap runs here with the namespaces Relay asks for. */
 export function probeBwrap(bwrapPath = DEFAULT_BWRAP_PATH): Promise<boolean> {
-  const args = ['--unshare-user', '--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--die-with-parent',
-    '--ro-bind', '/usr', '/usr', ...rootLayout(), '--proc', '/proc', '--dev', '/dev', '/usr/bin/true'];
+  const args = [
+    '--unshare-user',
+    '--unshare-pid',
+    '--unshare-net',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--die-with-parent',
+    '--ro-bind',
+    '/usr',
+    '/usr',
+    ...rootLayout(),
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '/usr/bin/true',
+  ];
   return new Promise((resolve) => {
     const child = spawn(bwrapPath, args, { stdio: 'ignore', env: {} });
     child.once('error', () => resolve(false));

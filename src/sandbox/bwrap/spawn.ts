@@ -31,7 +31,15 @@ export interface BwrapLaunch {
 export function spawnBwrap(l: BwrapLaunch): ChildProcess {
   const fds = { args: 5, passwd: 6, group: 7, seccomp: l.seccomp ? 8 : null };
   const options = bwrapArgs(
-    { network: l.network, hostPaths: l.hostPaths, binds: l.binds, tmpBytes: l.tmpBytes, cwd: l.cwd, hostname: l.hostname, fds },
+    {
+      network: l.network,
+      hostPaths: l.hostPaths,
+      binds: l.binds,
+      tmpBytes: l.tmpBytes,
+      cwd: l.cwd,
+      hostname: l.hostname,
+      fds,
+    },
     l.layout,
   );
   const child = launch(

@@ -44,13 +44,17 @@ export function readCgroupLayout(procSelf = '/proc/self'): CgroupLayout {
     if (!m) continue;
     const [, , names, cgPath] = m as unknown as [string, string, string, string];
     if (names === '') {
-      const mount = mounts.find((x) => x.fsType === 'cgroup2' && x.mountPoint === '/sys/fs/cgroup') ?? mounts.find((x) => x.fsType === 'cgroup2');
+      const mount =
+        mounts.find((x) => x.fsType === 'cgroup2' && x.mountPoint === '/sys/fs/cgroup') ??
+        mounts.find((x) => x.fsType === 'cgroup2');
       if (mount) layout.unified = { controllers: [], ownDir: dirIn(mount, cgPath) };
       continue;
     }
     const controllers = names.split(',').filter((c) => c !== '' && !c.startsWith('name='));
     if (controllers.length === 0) continue;
-    const mount = mounts.find((x) => x.fsType === 'cgroup' && controllers.every((c) => x.superOptions.includes(c)));
+    const mount = mounts.find(
+      (x) => x.fsType === 'cgroup' && controllers.every((c) => x.superOptions.includes(c)),
+    );
     if (!mount) continue;
     const hierarchy = { controllers, ownDir: dirIn(mount, cgPath) };
     for (const c of controllers) layout.v1.set(c, hierarchy);

@@ -55,7 +55,10 @@ export class ResourceLimitsEnforcer {
     const reasons: string[] = [];
     for (const mode of ['v2', 'v1'] as const) {
       if (want !== 'auto' && want !== mode) continue;
-      const driver = mode === 'v2' ? v2Driver(layout, parentName, reasons) : v1Driver(layout, parentName, reasons);
+      const driver =
+        mode === 'v2'
+          ? v2Driver(layout, parentName, reasons)
+          : v1Driver(layout, parentName, reasons);
       if (!driver) continue;
       try {
         sweepStale(driver.ownDirs());
@@ -84,7 +87,10 @@ export class ResourceLimitsEnforcer {
 
   /** rlimits for a sandbox with these limits. */
   rlimits(fileSizeMb: number, cpuBackstopSeconds: number): Rlimits {
-    return { cpuSeconds: Math.max(1, Math.ceil(cpuBackstopSeconds)), fileSizeBytes: Math.floor(fileSizeMb * 1024 * 1024) };
+    return {
+      cpuSeconds: Math.max(1, Math.ceil(cpuBackstopSeconds)),
+      fileSizeBytes: Math.floor(fileSizeMb * 1024 * 1024),
+    };
   }
 
   /** Remove Relay's parent groups (sandbox groups must be removed first). */
@@ -103,7 +109,10 @@ function v1Driver(layout: CgroupLayout, parentName: string, reasons: string[]): 
     reasons.push('v1: memory or pids hierarchy not mounted');
     return null;
   }
-  return new CgroupV1({ memory, pids, cpu: layout.v1.get('cpu'), cpuacct: layout.v1.get('cpuacct') }, parentName);
+  return new CgroupV1(
+    { memory, pids, cpu: layout.v1.get('cpu'), cpuacct: layout.v1.get('cpuacct') },
+    parentName,
+  );
 }
 
 function v2Driver(layout: CgroupLayout, parentName: string, reasons: string[]): CgroupV2 | null {
@@ -133,7 +142,9 @@ function sweepStale(ownDirs: string[]): void {
       void (async () => {
         let children: string[] = [];
         try {
-          children = readdirSync(parent, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+          children = readdirSync(parent, { withFileTypes: true })
+            .filter((d) => d.isDirectory())
+            .map((d) => d.name);
         } catch {
           return;
         }

@@ -74,7 +74,10 @@ export class CgroupV1 {
       if (this.h.cpu) {
         const cpu = dirs.get(this.h.cpu)!;
         write(path.join(cpu, 'cpu.cfs_period_us'), String(CFS_PERIOD_US));
-        write(path.join(cpu, 'cpu.cfs_quota_us'), String(Math.max(1000, Math.round(limits.cpus * CFS_PERIOD_US))));
+        write(
+          path.join(cpu, 'cpu.cfs_quota_us'),
+          String(Math.max(1000, Math.round(limits.cpus * CFS_PERIOD_US))),
+        );
       }
     } catch (err) {
       void Promise.all([...dirs.values()].map((d) => removeDir(d, 0)));
@@ -102,7 +105,10 @@ class V1Group implements SandboxCgroup {
 
   snapshot(): CgroupSnapshot {
     return {
-      cpuNs: this.cpuacctDir === undefined ? undefined : readInt(path.join(this.cpuacctDir, 'cpuacct.usage')),
+      cpuNs:
+        this.cpuacctDir === undefined
+          ? undefined
+          : readInt(path.join(this.cpuacctDir, 'cpuacct.usage')),
       oomKills: readKey(path.join(this.memDir, 'memory.oom_control'), 'oom_kill') ?? 0,
     };
   }
@@ -116,7 +122,10 @@ class V1Group implements SandboxCgroup {
   }
 
   pids(): number[] {
-    const all = new Set([...readPids(path.join(this.pidsDir, 'cgroup.procs')), ...readPids(path.join(this.memDir, 'cgroup.procs'))]);
+    const all = new Set([
+      ...readPids(path.join(this.pidsDir, 'cgroup.procs')),
+      ...readPids(path.join(this.memDir, 'cgroup.procs')),
+    ]);
     return [...all];
   }
 

@@ -34,14 +34,19 @@ export class CgroupV2 {
 
   /** Enable memory, pids (and cpu when offered) for Relay's children; throws when impossible. */
   init(): void {
-    const available = (readText(path.join(this.ownDir, 'cgroup.controllers')) ?? '').trim().split(/\s+/);
+    const available = (readText(path.join(this.ownDir, 'cgroup.controllers')) ?? '')
+      .trim()
+      .split(/\s+/);
     if (!available.includes('memory') || !available.includes('pids')) {
       throw new Error(`cgroup v2 controllers memory and pids are not delegated to ${this.ownDir}`);
     }
     this.cpu = available.includes('cpu');
     const wanted = ['memory', 'pids', ...(this.cpu ? ['cpu'] : [])];
     const enable = wanted.map((c) => `+${c}`).join(' ');
-    if (!this.enabledIn(this.ownDir, wanted) && !tryWrite(path.join(this.ownDir, 'cgroup.subtree_control'), enable)) {
+    if (
+      !this.enabledIn(this.ownDir, wanted) &&
+      !tryWrite(path.join(this.ownDir, 'cgroup.subtree_control'), enable)
+    ) {
       // Our own group holds processes: move this process into a leaf, then retry.
       const leaf = path.join(this.ownDir, `relay-supervisor-${process.pid}`);
       mkdirSync(leaf, { recursive: true });
@@ -74,7 +79,10 @@ export class CgroupV2 {
       tryWrite(path.join(dir, 'memory.swap.max'), '0');
       write(path.join(dir, 'pids.max'), String(limits.pids));
       if (this.cpu) {
-        write(path.join(dir, 'cpu.max'), `${Math.max(1000, Math.round(limits.cpus * CFS_PERIOD_US))} ${CFS_PERIOD_US}`);
+        write(
+          path.join(dir, 'cpu.max'),
+          `${Math.max(1000, Math.round(limits.cpus * CFS_PERIOD_US))} ${CFS_PERIOD_US}`,
+        );
       }
     } catch (err) {
       void removeDir(dir, 0);
