@@ -108,9 +108,13 @@ export async function buildApp(deps: AppDeps): Promise<ZodApp> {
     versionRoutes,
     branchRoutes,
     resolveRoutes,
-    executeRoutes,
   ];
   if (deps.secrets) apiRoutes.push(secretRoutes);
-  await mount([...apiRoutes, ...(deps.routes ?? [])], API_PREFIX);
+  // The 501 execute stands in only until a route module (the execution plane) brings the real one.
+  const executePlaceholder: RoutePlugin = async (scope, c) => {
+    const url = `${API_PREFIX}/functions/:rufid/execute`;
+    if (!scope.hasRoute({ method: 'POST', url })) await executeRoutes(scope, c);
+  };
+  await mount([...apiRoutes, ...(deps.routes ?? []), executePlaceholder], API_PREFIX);
   return app;
 }

@@ -18,7 +18,7 @@ export const executeRoutes: RoutePlugin = (app, ctx) => {
         summary: 'Run the function (sync by default; ?async=true queues it)',
         params: RufidParams,
         querystring: BranchQuery.extend({ async: z.string().optional() }),
-        body: z.object({ input: z.unknown().optional() }).optional(),
+        body: z.object({ input: z.unknown().optional() }).nullish(),
         response: errorResponses(400, 401, 403, 404, 501),
       },
     },

@@ -130,3 +130,19 @@ test('an over-long or odd X-Request-Id is replaced', async (t) => {
   ).inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'a b\n' } });
   assert.match(String(res.headers['x-request-id']), /^req_[0-9a-f]{32}$/);
 });
+
+test('a route module that brings its own execute replaces the 501 placeholder', async (t) => {
+  const execute: RoutePlugin = (a) => {
+    a.post('/functions/:rufid/execute', async () => ({ ran: true }));
+  };
+  const built = await app(t, [execute]);
+  const res = await built.inject({ method: 'POST', url: '/api/v1/functions/abcdef123456/execute' });
+  assert.deepEqual(res.json(), { ran: true });
+});
+
+test('without an execution module, execute still checks auth and then answers 501', async (t) => {
+  const res = await (
+    await app(t)
+  ).inject({ method: 'POST', url: '/api/v1/functions/abcdef123456/execute' });
+  assert.equal(res.statusCode, 401);
+});
