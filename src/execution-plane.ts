@@ -136,7 +136,7 @@ export async function createExecutionPlane(graph: Graph, options: PlaneOptions):
     worker,
     routes: [executionRoutes(service, results)],
     rootRoutes: [metricsRoutes(metrics)],
-    close: (graceMs = 10_000) => {
+    close: (graceMs = config.shutdownGraceSeconds * 1000) => {
       closing ??= (async () => {
         sweeper?.stop();
         await worker?.stop(graceMs);

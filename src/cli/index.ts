@@ -4,10 +4,11 @@
  * or other failure, 2 usage (bad flags, missing key, bad settings).
  */
 import { Command, CommanderError } from 'commander';
-import { ConfigError, loadConfig } from '../config/index.ts';
+import { ConfigError } from '../config/index.ts';
 import { ApiError, ConnectionError } from './client.ts';
 import { registerAdminCommands } from './commands/admin.ts';
 import { registerFunctionCommands } from './commands/functions.ts';
+import { registerProcessCommands } from './commands/processes.ts';
 import { UsageError, createCliContext, type CliEnv } from './context.ts';
 import { PackError } from './pack.ts';
 
@@ -30,14 +31,7 @@ export function buildProgram(env: CliEnv): Command {
       writeErr: (s) => env.io.err(s.trimEnd()),
     });
 
-  program
-    .command('serve')
-    .description('start the Relay server (settings from the environment; see README)')
-    .action(async () => {
-      const { runServer } = await import('../main.ts');
-      const server = await runServer(loadConfig(env.env));
-      await server.closed;
-    });
+  registerProcessCommands(program, env);
 
   registerFunctionCommands(program, ctx);
   registerAdminCommands(program, ctx);

@@ -40,6 +40,7 @@ const schema = z.object({
   RELAY_QUEUE_MAX_PER_TENANT: positiveInt.default(10_000),
   RELAY_QUEUE_MAX_TOTAL: positiveInt.default(100_000),
   RELAY_LEASE_SECONDS: positiveInt.default(30),
+  RELAY_SHUTDOWN_GRACE_SECONDS: z.coerce.number().nonnegative().default(30),
   RELAY_DEPS_CACHE_MB: positiveInt.default(4096),
   PIP_INDEX_URL: z.string().optional(),
   PIP_FIND_LINKS: z.string().optional(),
@@ -81,6 +82,8 @@ export interface RelayConfig {
   };
   packages: { maxFileBytes: number; maxPackageBytes: number };
   queue: { maxPerTenant: number; maxTotal: number; leaseSeconds: number };
+  /** How long a stopping worker lets running executions finish before handing them back. */
+  shutdownGraceSeconds: number;
   deps: {
     cacheMb: number;
     pipIndexUrl: string | undefined;
@@ -147,6 +150,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxTotal: e.RELAY_QUEUE_MAX_TOTAL,
       leaseSeconds: e.RELAY_LEASE_SECONDS,
     },
+    shutdownGraceSeconds: e.RELAY_SHUTDOWN_GRACE_SECONDS,
     deps: {
       cacheMb: e.RELAY_DEPS_CACHE_MB,
       pipIndexUrl: e.PIP_INDEX_URL,
