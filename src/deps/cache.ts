@@ -119,7 +119,8 @@ export function createDependencyCache(options: DependencyCacheOptions): Dependen
   const inflight = new Map<string, Promise<EnsureResult>>();
   const refs = new Map<string, number>();
   const counters = { installs: 0, failures: 0, retries: 0, hits: 0, evictions: 0 };
-  const token = processToken();
+  // Per cache object (pid, start time, random): holder files of two caches in one process differ.
+  const token = `${processToken()}.${randomBytes(3).toString('hex')}`;
   let ready: Promise<void> | undefined;
 
   function init(): Promise<void> {
@@ -152,7 +153,7 @@ export function createDependencyCache(options: DependencyCacheOptions): Dependen
     bypassCaches: boolean,
   ): Promise<
     | { ok: true; marker: Marker; root: string }
-    | { ok: false; reason: string; log: string; timedOut: boolean }
+    | { ok: false; reason: string; log: string; timedOut: boolean; retry: boolean }
   > {
     const root = path.join(layout.tmp, `${key}.${token}.${randomBytes(4).toString('hex')}`);
     const dirs = { root, content: path.join(root, 'content'), home: path.join(root, 'home') };
@@ -163,14 +164,14 @@ export function createDependencyCache(options: DependencyCacheOptions): Dependen
       const request = await installers[spec.kind].prepare(spec, dirs, { bypassCaches });
       const memoryMb = options.installMemoryMb ?? 2048;
       const result = await runner({ ...request, timeoutMs, memoryMb });
-      const log = tailLines(`${result.stdout}\n${result.stderr}`);
+      const log = tailLines(installers[spec.kind].clean(`${result.stdout}\n${result.stderr}`));
       const seconds = (Date.now() - started) / 1000;
       if (result.timedOut || result.code !== 0) {
         options.onInstall?.(spec.runtime, false, seconds);
         const reason = result.timedOut
           ? `the install timed out after ${Math.round(timeoutMs / 1000)} s`
           : `the installer exited with ${result.code === null ? `signal ${result.signal}` : `code ${result.code}`}`;
-        return { ok: false, reason, log, timedOut: result.timedOut };
+        return { ok: false, reason, log, timedOut: result.timedOut, retry: true };
       }
       await rm(dirs.home, { recursive: true, force: true });
       const marker = await markerFor(dirs.content, {
@@ -189,6 +190,8 @@ export function createDependencyCache(options: DependencyCacheOptions): Dependen
           reason: `the installed set takes ${mb(marker.diskBytes)} MB, over the ${mb(maxBytes)} MB limit`,
           log,
           timedOut: false,
+          // The same set installs to the same size: a retry cannot help.
+          retry: false,
         };
       }
       await writeMarker(root, marker);
@@ -196,7 +199,7 @@ export function createDependencyCache(options: DependencyCacheOptions): Dependen
       return { ok: true, marker, root };
     } catch (err) {
       options.onInstall?.(spec.runtime, false, (Date.now() - started) / 1000);
-      return { ok: false, reason: (err as Error).message, log: '', timedOut: false };
+      return { ok: false, reason: (err as Error).message, log: '', timedOut: false, retry: false };
     } finally {
       if (!keep) await rm(root, { recursive: true, force: true });
     }
@@ -225,7 +228,9 @@ export function createDependencyCache(options: DependencyCacheOptions): Dependen
       );
       let outcome = await attempt(key, spec, false);
       const logs: string[] = [];
-      if (!outcome.ok && options.bypassCacheRetry !== false) {
+      let attempts = 1;
+      if (!outcome.ok && outcome.retry && options.bypassCacheRetry !== false) {
+        attempts = 2;
         logs.push(`--- attempt 1: ${outcome.reason}`, outcome.log);
         counters.retries += 1;
         logger?.warn(
@@ -238,7 +243,6 @@ export function createDependencyCache(options: DependencyCacheOptions): Dependen
       }
       if (!outcome.ok) {
         counters.failures += 1;
-        const attempts = options.bypassCacheRetry === false ? 1 : 2;
         throw new DependencyInstallError(`dependency install failed: ${outcome.reason}`, {
           key,
           runtime: spec.runtime,
@@ -323,12 +327,21 @@ export function createDependencyCache(options: DependencyCacheOptions): Dependen
     };
   }
 
-  async function evict(opts: { keep?: readonly string[] } = {}): Promise<EvictResult> {
+  // One eviction at a time in this process: two scans of the same sizes would both trim.
+  let evicting: Promise<unknown> = Promise.resolve();
+  function evict(opts: { keep?: readonly string[] } = {}): Promise<EvictResult> {
+    const next = evicting.then(() => evictNow(opts));
+    evicting = next.catch(() => undefined);
+    return next;
+  }
+
+  async function evictNow(opts: { keep?: readonly string[] }): Promise<EvictResult> {
     await init();
     const result = await evictEntries({
       layout,
       limitBytes: config.deps.cacheMb * MiB,
       keep: new Set([...(opts.keep ?? []), ...refs.keys(), ...inflight.keys()]),
+      selfToken: token,
       staleTmpMs: timeoutMs * 2,
       logger,
     });

@@ -25,6 +25,8 @@ export interface EvictOptions {
   limitBytes: number;
   /** Keys held or being installed by this process. */
   keep: ReadonlySet<string>;
+  /** This process's holder token: its holds are in `keep`, so its files are not consulted. */
+  selfToken: string;
   /** Age after which a dead process's temporary install is removed. */
   staleTmpMs: number;
   logger?: { warn(obj: object, msg: string): void } | undefined;
@@ -36,10 +38,12 @@ interface Candidate {
   lastUsed: number;
 }
 
-async function liveHolders(layout: CacheLayout, key: string): Promise<number> {
+async function liveHolders(layout: CacheLayout, key: string, self: string): Promise<number> {
   const names = await readdir(layout.inUse(key)).catch(() => [] as string[]);
   let live = 0;
   for (const name of names) {
+    // Our own file may lag a release by a moment; our holds are known exactly from memory.
+    if (name === self) continue;
     if (tokenAlive(name)) live += 1;
     else await unlink(path.join(layout.inUse(key), name)).catch(() => undefined);
   }
@@ -76,7 +80,10 @@ export async function evictEntries(options: EvictOptions): Promise<EvictResult> 
       const unlock = await tryLock(layout.lock(key));
       if (!unlock) continue;
       try {
-        if (!(await readMarker(layout, key)) && (await liveHolders(layout, key)) === 0) {
+        if (
+          !(await readMarker(layout, key)) &&
+          (await liveHolders(layout, key, options.selfToken)) === 0
+        ) {
           await layout.discard(layout.entry(key));
         }
       } finally {
@@ -96,7 +103,12 @@ export async function evictEntries(options: EvictOptions): Promise<EvictResult> 
     const unlock = await tryLock(layout.lock(entry.key));
     if (!unlock) continue;
     try {
-      if ((await liveHolders(layout, entry.key)) > 0) continue;
+      if (!(await readMarker(layout, entry.key))) {
+        // Another process evicted it since the scan: its space is already free.
+        totalBytes -= entry.bytes;
+        continue;
+      }
+      if ((await liveHolders(layout, entry.key, options.selfToken)) > 0) continue;
       await layout.discard(layout.entry(entry.key));
     } catch (err) {
       options.logger?.warn({ key: entry.key, err }, 'could not evict a dependency set');

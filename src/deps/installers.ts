@@ -45,6 +45,8 @@ export interface Installer {
   readonly kind: DependencyKind;
   /** Stable description of the installer, part of every cache key. */
   identity(): Promise<Record<string, unknown>>;
+  /** Installer output with noise removed, so the lines kept explain the failure. */
+  clean(output: string): string;
   /** Writes the install inputs under `dirs` and describes the command to run. */
   prepare(
     spec: DependencySpec,
@@ -124,6 +126,7 @@ export function createPipInstaller(settings: InstallerSettings): Installer {
   }
   return {
     kind: 'python',
+    clean: (output) => output,
     async identity() {
       const info = await probed();
       return {
@@ -205,6 +208,15 @@ export function findNpmCli(nodeBin: string = process.execPath): string | undefin
   return found === undefined ? undefined : realpathSync(found);
 }
 
+/** npm prints its whole usage after a usage error, burying the reason above it. */
+function dropNpmUsage(output: string): string {
+  const lines = output.split('\n');
+  const start = lines.findIndex((l) => /^npm error Usage:/.test(l));
+  if (start < 0) return output;
+  const end = lines.findIndex((l, i) => i > start && /^npm error Run "npm help/.test(l));
+  return [...lines.slice(0, start), ...(end < 0 ? [] : lines.slice(end))].join('\n');
+}
+
 /** npm, run by Relay's own Node (the runtime that will load the modules). */
 export function createNpmInstaller(settings: InstallerSettings): Installer {
   const nodeBin = realpathSync(process.execPath);
@@ -219,6 +231,7 @@ export function createNpmInstaller(settings: InstallerSettings): Installer {
   }
   return {
     kind: 'node',
+    clean: dropNpmUsage,
     async identity() {
       return {
         installer: 'npm',

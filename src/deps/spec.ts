@@ -121,6 +121,7 @@ const LOCK_FIELDS = [
   'peerDependencies',
   'peerDependenciesMeta',
   'overrides',
+  'allowScripts',
 ] as const;
 
 function checkDeps(deps: unknown, where: string): Record<string, string> {
@@ -220,6 +221,8 @@ function nodeSpec(manifest: Manifest, files: DependencyFiles): DependencySpec | 
     dependencies,
   };
   if (Object.keys(optional).length > 0) packageJson.optionalDependencies = optional;
+  // overrides pin transitive versions; allowScripts is the user's script policy (npm 11).
   if (pkg.overrides !== undefined) packageJson.overrides = pkg.overrides;
+  if (pkg.allowScripts !== undefined) packageJson.allowScripts = pkg.allowScripts;
   return { runtime: manifest.runtime, kind: 'node', requirements, packageJson };
 }
