@@ -89,6 +89,9 @@ export async function createExecutionPlane(graph: Graph, options: PlaneOptions):
     onInstall: (runtime, ok, seconds) => metrics.dependencyInstalled(runtime, ok, seconds),
   });
   const builds = createBuildService({ store, cache, logger: depsLogger });
+  const stopBuilding = registry.onDeployed((version) => {
+    builds.startBuild(version).catch((err: unknown) => depsLogger.error({ err, rufid: version.rufid, version: version.version }, 'could not start a build'));
+  });
   const preparer = new ExecutionPreparer({
     config,
     store,
@@ -138,6 +141,7 @@ export async function createExecutionPlane(graph: Graph, options: PlaneOptions):
     rootRoutes: [metricsRoutes(metrics)],
     close: (graceMs = config.shutdownGraceSeconds * 1000) => {
       closing ??= (async () => {
+        stopBuilding();
         sweeper?.stop();
         await worker?.stop(graceMs);
         await builds.drain();

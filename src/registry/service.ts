@@ -25,6 +25,7 @@ import { packageDigest } from './digest.ts';
 import { readFiles, type FileBody } from './files.ts';
 import { checkEntrypoint, checkLimits, parseManifest } from './manifest.ts';
 import { materializeVersion } from './materialize.ts';
+import { initialBuildState } from '../deps/index.ts';
 
 export const FUNCTION_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const MAX_FILES = 5000;
@@ -99,8 +100,6 @@ export function createRegistry(options: RegistryOptions) {
       await options.secrets.assertExist(tenant.id, manifest.secrets);
     const entries = files.map(({ path, digest, size }) => ({ path, digest, size }));
     for (const f of files) await store.putBlob(f.digest, f.bytes);
-    const hasDeps =
-      manifest.dependencies !== undefined && Object.keys(manifest.dependencies).length > 0;
     return {
       digest: packageDigest(manifest, entries),
       manifest,
@@ -109,17 +108,19 @@ export function createRegistry(options: RegistryOptions) {
       deployedBy,
       message: input.message ?? '',
       branch,
-      // Dependency installs happen in the engine; a package without any is ready as is.
-      build: {
-        status: hasDeps ? 'pending' : 'ready',
-        log: '',
-        updatedAt: new Date().toISOString(),
-      },
+      // A package that may declare dependencies starts `pending` until the build service installs them.
+      build: initialBuildState(manifest, entries),
     };
   }
 
   function invalidate(rufid: string, branch: string): void {
     cache.delete(resolveCacheKey(rufid, branch));
+  }
+
+  const deployListeners = new Set<(version: FunctionVersion) => void>();
+  function deployed(version: FunctionVersion): FunctionVersion {
+    for (const listener of deployListeners) listener(version);
+    return version;
   }
 
   return {
@@ -148,7 +149,7 @@ export function createRegistry(options: RegistryOptions) {
         draft,
       );
       invalidate(version.rufid, MAIN_BRANCH);
-      return version;
+      return deployed(version);
     },
 
     /** Deploy a new version to a branch (created on first use) and move its head. */
@@ -164,7 +165,13 @@ export function createRegistry(options: RegistryOptions) {
       const draft = await prepare(tenant, input, branch, deployedBy);
       const version = await store.appendVersion(rufid, draft);
       invalidate(rufid, branch);
-      return version;
+      return deployed(version);
+    },
+
+    /** Hear every new version (the build service pre-bakes its dependencies); returns the unsubscribe. */
+    onDeployed(listener: (version: FunctionVersion) => void): () => void {
+      deployListeners.add(listener);
+      return () => deployListeners.delete(listener);
     },
 
     /** The tenant's functions with their branch heads. */
