@@ -50,7 +50,12 @@ async function loadHandler(entrypoint, taskDir, depsDir) {
   }
   const modulePath = entrypoint.slice(0, dot);
   const name = entrypoint.slice(dot + 1);
-  process.chdir(taskDir);
+  try {
+    // Lambda runs handlers with the task dir as cwd; relative paths rely on it.
+    process.chdir(taskDir);
+  } catch (err) {
+    throw new LoadError('ImportModuleError', `Cannot enter the task dir: ${err.message}`);
+  }
   if (depsDir) resolveFromDeps(depsDir);
 
   const file = EXTENSIONS.map((ext) => join(taskDir, modulePath + ext)).find((path) =>
