@@ -41,6 +41,8 @@ const schema = z.object({
   RELAY_QUEUE_MAX_TOTAL: positiveInt.default(100_000),
   RELAY_LEASE_SECONDS: positiveInt.default(30),
   RELAY_SHUTDOWN_GRACE_SECONDS: z.coerce.number().nonnegative().default(30),
+  RELAY_RETRY_BASE_MS: positiveInt.default(1000),
+  RELAY_RETRY_MAX_MS: positiveInt.default(60_000),
   RELAY_DEPS_CACHE_MB: positiveInt.default(4096),
   PIP_INDEX_URL: z.string().optional(),
   PIP_FIND_LINKS: z.string().optional(),
@@ -82,6 +84,8 @@ export interface RelayConfig {
   };
   packages: { maxFileBytes: number; maxPackageBytes: number };
   queue: { maxPerTenant: number; maxTotal: number; leaseSeconds: number };
+  /** Backoff of async retries: full jitter under min(max, base · 2^(attempt-1)). */
+  retry: { baseDelayMs: number; maxDelayMs: number };
   /** How long a stopping worker lets running executions finish before handing them back. */
   shutdownGraceSeconds: number;
   deps: {
@@ -150,6 +154,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxTotal: e.RELAY_QUEUE_MAX_TOTAL,
       leaseSeconds: e.RELAY_LEASE_SECONDS,
     },
+    retry: { baseDelayMs: e.RELAY_RETRY_BASE_MS, maxDelayMs: e.RELAY_RETRY_MAX_MS },
     shutdownGraceSeconds: e.RELAY_SHUTDOWN_GRACE_SECONDS,
     deps: {
       cacheMb: e.RELAY_DEPS_CACHE_MB,
