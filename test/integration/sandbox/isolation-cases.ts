@@ -106,4 +106,20 @@ export function runIsolationConformance(
       }
     },
   );
+
+  test(
+    'child processes still start under the seccomp filter',
+    { ...T, ...isolatedOnly('no seccomp filter is installed') },
+    async () => {
+      const sb = await provider().start(makeSpec());
+      try {
+        const out = outputOf(
+          await call(sb, { action: 'subprocess_run', argv: ['/usr/bin/echo', 'child ok'] }),
+        );
+        assert.deepEqual(out, { code: 0, stdout: 'child ok\n' });
+      } finally {
+        await sb.destroy();
+      }
+    },
+  );
 }
