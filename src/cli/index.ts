@@ -7,7 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/index.ts';
 import { ApiError, ConnectionError } from './client.ts';
 import { registerAdminCommands } from './commands/admin.ts';
-import { registerFunctionCommands } from './commands/functions.ts';
+import { BuildFailedError, registerFunctionCommands } from './commands/functions.ts';
 import { registerProcessCommands } from './commands/processes.ts';
 import { UsageError, createCliContext, type CliEnv } from './context.ts';
 import { PackError } from './pack.ts';
@@ -53,7 +53,7 @@ export function describeFailure(err: unknown): { message: string; code: number }
     return { message: err.message, code: EXIT_USAGE };
   if (err instanceof ApiError)
     return { message: `${err.code}: ${err.message}`, code: EXIT_FAILURE };
-  if (err instanceof ConnectionError || err instanceof PackError)
+  if (err instanceof ConnectionError || err instanceof PackError || err instanceof BuildFailedError)
     return { message: err.message, code: EXIT_FAILURE };
   const e = err as { code?: string; message?: string };
   if (e?.code === 'EADDRINUSE')

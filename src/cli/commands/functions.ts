@@ -44,6 +44,43 @@ function heads(fn: FunctionInfo): string {
   return fn.branches.map((b) => `${b.branch}@v${b.version}`).join(' ');
 }
 
+/** The deploy itself worked but its dependency build did not: exit 1 with the installer's lines. */
+export class BuildFailedError extends Error {
+  override name = 'BuildFailedError';
+}
+
+interface BuildInfo {
+  status: string;
+  log: string;
+}
+
+/** Polls the version's build state until it leaves `pending`, showing progress on stderr. */
+async function waitForBuild(
+  ctx: CliContext,
+  cmd: Command,
+  rufid: string,
+  version: number,
+  timeoutSeconds: number,
+): Promise<BuildInfo> {
+  const client = ctx.client(cmd);
+  const started = Date.now();
+  let shown = '';
+  for (;;) {
+    const v = await client.request<{ build: BuildInfo }>('GET', `/functions/${rufid}/versions/${version}`);
+    if (v.build.status !== 'pending') return v.build;
+    const elapsed = Math.round((Date.now() - started) / 1000);
+    if (elapsed > timeoutSeconds) {
+      throw new BuildFailedError(`dependencies of v${version} still installing after ${timeoutSeconds}s; check later with \`relay versions ${rufid}\``);
+    }
+    const line = v.build.log.split('\n').filter(Boolean).at(-1) ?? 'installing dependencies';
+    if (line !== shown || elapsed % 10 === 0) {
+      ctx.io.err(`  building v${version} (${elapsed}s): ${line}`);
+      shown = line;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
 /** Register the function commands on the program. */
 export function registerFunctionCommands(program: Command, ctx: CliContext): void {
   program
@@ -54,10 +91,12 @@ export function registerFunctionCommands(program: Command, ctx: CliContext): voi
     .option('-m, --message <message>', 'note stored with the version')
     .option('--name <name>', 'function name (default: relay.json "name", then the directory name)')
     .option('--rufid <rufid>', 'deploy to this function instead of finding it by name')
+    .option('--no-wait', 'return at once instead of waiting for dependencies to be installed')
+    .option('--wait-timeout <seconds>', 'longest wait for the dependency build', '900')
     .action(
       async (
         dir: string,
-        opts: { branch: string; message?: string; name?: string; rufid?: string },
+        opts: { branch: string; message?: string; name?: string; rufid?: string; wait: boolean; waitTimeout: string },
         cmd: Command,
       ) => {
         const client = ctx.client(cmd);
@@ -95,14 +134,21 @@ export function registerFunctionCommands(program: Command, ctx: CliContext): voi
           }
           result = { ...r, branch: opts.branch, created: true, name };
         }
-        ctx.emit(cmd, result, () =>
+        const build = opts.wait
+          ? await waitForBuild(ctx, cmd, result.rufid, result.version, Number(opts.waitTimeout))
+          : null;
+        ctx.emit(cmd, { ...result, ...(build ? { build } : {}) }, () =>
           [
             `${result.created ? 'Created' : 'Deployed'} ${name} v${result.version} to ${result.branch}`,
             `  rufid   ${result.rufid}`,
             `  digest  ${result.digest}`,
             `  files   ${Object.keys(pkg.files).length} (${pkg.bytes} bytes)`,
+            ...(build ? [`  build   ${build.status}`] : []),
           ].join('\n'),
         );
+        if (build?.status === 'failed') {
+          throw new BuildFailedError(`dependencies of v${result.version} failed to install:\n${build.log}`);
+        }
       },
     );
 
