@@ -117,17 +117,21 @@ export class BootstrapClient {
   }
 
   #readReplies(stream: Readable): void {
-    let pending = '';
+    // Only the new chunk is searched for a newline, so a large reply stays linear.
+    let parts: string[] = [];
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => {
-      pending += chunk;
+      let start = 0;
       let newline;
-      while ((newline = pending.indexOf('\n')) !== -1) {
-        const line = pending.slice(0, newline);
-        pending = pending.slice(newline + 1);
+      while ((newline = chunk.indexOf('\n', start)) !== -1) {
+        parts.push(chunk.slice(start, newline));
+        const line = parts.join('');
+        parts = [];
+        start = newline + 1;
         this.replyLines.push(line);
         this.#dispatch(JSON.parse(line) as Record<string, unknown>);
       }
+      if (start < chunk.length) parts.push(chunk.slice(start));
     });
   }
 

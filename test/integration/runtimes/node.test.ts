@@ -17,11 +17,13 @@ const node = new NodeRuntime();
 
 const ECHO = 'export async function handler(event) { return event; }\n';
 
-test('echo returns the input unchanged', async (t) => {
+test('echo returns the input unchanged, also when it is large', async (t) => {
   const client = await startReady(t, node, 'index.handler', { 'index.mjs': ECHO });
   const input = { text: 'héllo ✓ 🎉', n: [1, 2.5, -3e-7], nested: { ok: true, none: null } };
   const reply = await client.invoke(input);
   assert.deepEqual(reply, { id: reply.id, ok: true, output: input });
+  const large = 'x'.repeat(2_000_000);
+  assert.equal((await client.invoke(large)).output, large);
 });
 
 test('one process serves many invocations and exits 0 when fd 3 closes', async (t) => {

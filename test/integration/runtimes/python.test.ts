@@ -15,11 +15,13 @@ def handler(event, context):
     return event
 `;
 
-test('echo returns the input unchanged', async (t) => {
+test('echo returns the input unchanged, also when it is large', async (t) => {
   const client = await startReady(t, python, 'main.handler', { 'main.py': ECHO });
   const input = { text: 'héllo ✓ 🎉', n: [1, 2.5, -3e-7], nested: { ok: true, none: null } };
   const reply = await client.invoke(input);
   assert.deepEqual(reply, { id: reply.id, ok: true, output: input });
+  const large = 'x'.repeat(2_000_000);
+  assert.equal((await client.invoke(large)).output, large);
 });
 
 test('one process serves many invocations and exits 0 when fd 3 closes', async (t) => {
