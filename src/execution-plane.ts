@@ -22,6 +22,7 @@ import { createRuntimes } from './runtimes/index.ts';
 import { createSandboxManager, runIsolated } from './sandbox/index.ts';
 import type { SandboxManager } from './sandbox/index.ts';
 import { MetricsCollector } from './telemetry/metrics.ts';
+import { createTracing } from './telemetry/tracing.ts';
 import { Worker } from './worker/worker.ts';
 
 export interface PlaneOptions {
@@ -105,6 +106,7 @@ export async function createExecutionPlane(graph: Graph, options: PlaneOptions):
   let engine: ExecutionEngine | undefined;
   let worker: Worker | undefined;
   let sweeper: RetentionSweeper | undefined;
+  const tracing = await createTracing(config, options.worker ? 'relay-worker' : 'relay-api');
   if (options.worker) {
     sandboxes = await createSandboxManager(config, sandboxLogger);
     engine = new ExecutionEngine({
@@ -113,6 +115,7 @@ export async function createExecutionPlane(graph: Graph, options: PlaneOptions):
       pool: sandboxes,
       results,
       observers: [metrics],
+      tracer: tracing.tracer,
       onInternalError: (err, where) => logger.error({ err, where }, 'execution engine error'),
     });
     worker = new Worker({
@@ -147,6 +150,7 @@ export async function createExecutionPlane(graph: Graph, options: PlaneOptions):
         await builds.drain();
         await sandboxes?.close();
         await queue.close();
+        await tracing.shutdown();
       })();
       return closing;
     },
