@@ -19,6 +19,8 @@ export {
 } from './manager.ts';
 export {
   runIsolated,
+  createIsolatedRunner,
+  IsolatedRunner,
   type IsolatedCommand,
   type IsolatedResult,
   type IsolationOptions,
@@ -46,6 +48,11 @@ export async function createProvider(
   const logger = options.logger ?? stderrLogger();
   let chosen: 'bwrap' | 'process' = name === 'auto' ? 'process' : name;
   if (name === 'auto' && (await probeBwrap(options.bwrapPath))) chosen = 'bwrap';
+  if (name === 'bwrap' && !(await probeBwrap(options.bwrapPath))) {
+    throw new Error(
+      'SANDBOX_RUNTIME=bwrap but bubblewrap does not run here (is it installed, and are user namespaces allowed?)',
+    );
+  }
   if (name === 'auto' && chosen === 'process')
     logger.warn({}, 'bubblewrap is not usable here: falling back to the process provider');
   // Without a given enforcer the provider makes and owns one (closing it removes Relay's parent cgroup).

@@ -62,99 +62,141 @@ export interface IsolationOptions {
   enforcer?: ResourceLimitsEnforcer;
 }
 
-/** Run a command to completion with bwrap isolation, seccomp, cgroup limits and a wall clock. */
+/** Run one command to completion with bwrap isolation, seccomp, cgroup limits and a wall clock. */
 export async function runIsolated(
   command: IsolatedCommand,
   options: IsolationOptions = {},
 ): Promise<IsolatedResult> {
-  const logger = options.logger ?? silentLogger();
+  const runner = await createIsolatedRunner(options);
+  try {
+    return await runner.run(command);
+  } finally {
+    await runner.close();
+  }
+}
+
+/** A runner for many commands: bwrap is probed, cgroups detected and the filter compiled once. */
+export async function createIsolatedRunner(
+  options: IsolationOptions = {},
+): Promise<IsolatedRunner> {
   const bwrapPath = options.bwrapPath ?? DEFAULT_BWRAP_PATH;
   let mode = options.mode ?? 'auto';
   if (mode === 'auto') mode = (await probeBwrap(bwrapPath)) ? 'bwrap' : 'process';
-  if (mode === 'process' && command.binds.some((b) => b.host !== b.sandbox)) {
-    throw new Error('runIsolated without bwrap cannot remap paths: bind each host path to itself');
+  return new IsolatedRunner(mode, bwrapPath, options);
+}
+
+export class IsolatedRunner {
+  readonly mode: 'bwrap' | 'process';
+  private readonly bwrapPath: string;
+  private readonly enforcer: ResourceLimitsEnforcer;
+  private readonly ownsEnforcer: boolean;
+  private readonly seccomp: Buffer | null;
+  private readonly layout: string[];
+  private readonly strayFds: number[];
+
+  constructor(mode: 'bwrap' | 'process', bwrapPath: string, options: IsolationOptions) {
+    this.mode = mode;
+    this.bwrapPath = bwrapPath;
+    this.ownsEnforcer = options.enforcer === undefined;
+    this.enforcer =
+      options.enforcer ??
+      ResourceLimitsEnforcer.create({ logger: options.logger ?? silentLogger() });
+    this.seccomp = mode === 'bwrap' && seccompSupported() ? compileSeccompFilter() : null;
+    this.layout = mode === 'bwrap' ? rootLayout() : [];
+    this.strayFds = inheritedDescriptors();
   }
-  const enforcer = options.enforcer ?? ResourceLimitsEnforcer.create({ logger });
-  const id = newId('iso');
-  const cgroup = enforcer.cgroup(id, {
-    memoryMb: command.memoryMb,
-    cpus: command.cpus ?? availableParallelism(),
-    pids: command.pids ?? 512,
-  });
-  const rlimits = enforcer.rlimits(
-    command.fileSizeMb ?? 1024,
-    Math.ceil(command.timeoutMs / 1000) + 5,
-  );
-  const started = performance.now();
-  try {
-    const child =
-      mode === 'bwrap'
-        ? spawnBwrap({
-            bwrapPath,
-            argv: command.argv,
-            env: command.env,
-            network: command.network,
-            hostPaths: [],
-            binds: command.binds,
-            tmpBytes: (command.tmpMb ?? 512) * 1024 * 1024,
-            cwd: command.cwd,
-            hostname: 'sandbox',
-            seccomp: seccompSupported() ? compileSeccompFilter() : null,
-            procsFiles: cgroup?.procsFiles ?? [],
-            rlimits,
-            layout: rootLayout(),
-            strayFds: inheritedDescriptors(),
-          })
-        : launch(
-            {
+
+  /** Run one command to completion; its cgroup is removed before this resolves. */
+  async run(command: IsolatedCommand): Promise<IsolatedResult> {
+    const { mode } = this;
+    if (mode === 'process' && command.binds.some((b) => b.host !== b.sandbox)) {
+      throw new Error(
+        'runIsolated without bwrap cannot remap paths: bind each host path to itself',
+      );
+    }
+    const cgroup = this.enforcer.cgroup(newId('iso'), {
+      memoryMb: command.memoryMb,
+      cpus: command.cpus ?? availableParallelism(),
+      pids: command.pids ?? 512,
+    });
+    const rlimits = this.enforcer.rlimits(
+      command.fileSizeMb ?? 1024,
+      Math.ceil(command.timeoutMs / 1000) + 5,
+    );
+    const started = performance.now();
+    try {
+      const child =
+        mode === 'bwrap'
+          ? spawnBwrap({
+              bwrapPath: this.bwrapPath,
               argv: command.argv,
               env: command.env,
+              network: command.network,
+              hostPaths: [],
+              binds: command.binds,
+              tmpBytes: (command.tmpMb ?? 512) * 1024 * 1024,
               cwd: command.cwd,
+              hostname: 'sandbox',
+              seccomp: this.seccomp,
               procsFiles: cgroup?.procsFiles ?? [],
               rlimits,
-              detached: true,
-            },
-            inheritedDescriptors(),
-          );
-    const max = command.maxOutputBytes ?? 1024 * 1024;
-    const stdout = collect(child.stdout!, max);
-    const stderr = collect(child.stderr!, max);
-    let timedOut = false;
-    let cancelled = false;
-    const kill = (): Promise<void> => killSandbox(child, cgroup, mode === 'process');
-    const timer = setTimeout(() => {
-      timedOut = true;
-      void kill();
-    }, command.timeoutMs);
-    const onAbort = (): void => {
-      cancelled = true;
-      void kill();
-    };
-    command.signal?.addEventListener('abort', onAbort, { once: true });
-    if (command.signal?.aborted) onAbort();
-    try {
-      await spawnedOrThrow(child);
-      await whenExited(child);
+              layout: this.layout,
+              strayFds: this.strayFds,
+            })
+          : launch(
+              {
+                argv: command.argv,
+                env: command.env,
+                cwd: command.cwd,
+                procsFiles: cgroup?.procsFiles ?? [],
+                rlimits,
+                detached: true,
+              },
+              this.strayFds,
+            );
+      const max = command.maxOutputBytes ?? 1024 * 1024;
+      const stdout = collect(child.stdout!, max);
+      const stderr = collect(child.stderr!, max);
+      let timedOut = false;
+      let cancelled = false;
+      const kill = (): Promise<void> => killSandbox(child, cgroup, mode === 'process');
+      const timer = setTimeout(() => {
+        timedOut = true;
+        void kill();
+      }, command.timeoutMs);
+      const onAbort = (): void => {
+        cancelled = true;
+        void kill();
+      };
+      command.signal?.addEventListener('abort', onAbort, { once: true });
+      if (command.signal?.aborted) onAbort();
+      try {
+        await spawnedOrThrow(child);
+        await whenExited(child);
+      } finally {
+        clearTimeout(timer);
+        command.signal?.removeEventListener('abort', onAbort);
+      }
+      // Background processes the command left behind do not outlive it.
+      await kill();
+      return {
+        code: child.exitCode,
+        signal: child.signalCode,
+        stdout: await stdout,
+        stderr: await stderr,
+        timedOut,
+        memoryExceeded: (cgroup?.snapshot().oomKills ?? 0) > 0,
+        cancelled,
+        durationMs: performance.now() - started,
+      };
     } finally {
-      clearTimeout(timer);
-      command.signal?.removeEventListener('abort', onAbort);
+      await cgroup?.remove();
     }
-    // Background processes the command left behind do not outlive it.
-    await kill();
-    const memoryExceeded = (cgroup?.snapshot().oomKills ?? 0) > 0;
-    return {
-      code: child.exitCode,
-      signal: child.signalCode,
-      stdout: await stdout,
-      stderr: await stderr,
-      timedOut,
-      memoryExceeded,
-      cancelled,
-      durationMs: performance.now() - started,
-    };
-  } finally {
-    await cgroup?.remove();
-    if (!options.enforcer) await enforcer.close();
+  }
+
+  /** Remove the runner's parent cgroup when it made its own enforcer. */
+  async close(): Promise<void> {
+    if (this.ownsEnforcer) await this.enforcer.close();
   }
 }
 

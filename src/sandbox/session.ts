@@ -353,9 +353,10 @@ function spawned(child: ChildProcess): Promise<void> {
   });
 }
 
+/** stdout, stderr and the reply pipe have all been read to the end. */
 function streamsClosed(child: ChildProcess): Promise<void> {
   return Promise.all(
-    child.stdio.slice(1, 5).map(
+    [child.stdio[1], child.stdio[2], child.stdio[4]].map(
       (s) =>
         new Promise<void>((resolve) => {
           if (!s || (s as Readable).readableEnded || s.destroyed) return resolve();

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runIsolated } from '../../../src/sandbox/index.ts';
+import { createIsolatedRunner, runIsolated } from '../../../src/sandbox/index.ts';
 import { ResourceLimitsEnforcer } from '../../../src/sandbox/limits/index.ts';
 import { silentLogger } from '../../../src/sandbox/logger.ts';
 import { PYTHON } from './fixtures/runtime.ts';
@@ -150,5 +150,27 @@ describe('runIsolated without bwrap', () => {
     );
     assert.equal(r.code, 0);
     assert.equal(r.stdout, 'plain\n');
+  });
+});
+
+describe('createIsolatedRunner', () => {
+  test('serves many commands with one probe and one parent cgroup', T, async () => {
+    const runner = await createIsolatedRunner({ logger: silentLogger() });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await runner.run({
+          argv: py(`print(${i})`),
+          env: {},
+          binds: [],
+          network: false,
+          timeoutMs: 5000,
+          memoryMb: 64,
+          cwd: '/tmp',
+        });
+        assert.equal(r.stdout, `${i}\n`);
+      }
+    } finally {
+      await runner.close();
+    }
   });
 });
