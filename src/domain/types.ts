@@ -190,3 +190,16 @@ export interface LogLine {
   time: string;
   line: string;
 }
+
+/** One try at running an execution; async executions may take several. */
+export interface ExecutionAttempt {
+  /** 1, 2, 3... as counted by the execution's `attempt`. */
+  attempt: number;
+  status: ExecutionStatus;
+  error: ExecutionError | null;
+  /** The worker that held the job, when one did. */
+  workerId: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+}
