@@ -16,6 +16,16 @@ import { streamLogs } from './log-stream.ts';
 
 const ExecutionParams = z.object({ id: z.string().min(1).max(100) });
 
+const AttemptView = z.object({
+  attempt: z.number(),
+  status: z.enum(EXECUTION_STATUSES),
+  error: z.object({ type: z.string(), message: z.string(), stack: z.string().optional() }).nullable(),
+  workerId: z.string().nullable(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  durationMs: z.number().nullable(),
+});
+
 const ExecutionView = z
   .object({
     id: z.string(),
@@ -41,6 +51,11 @@ const ExecutionView = z
     maxAttempts: z.number(),
     priority: z.number(),
     async: z.boolean(),
+    traceparent: z.string().nullable(),
+    attempts: z
+      .array(AttemptView)
+      .optional()
+      .describe('every attempt, numbered across re-drives (on GET /executions/{id} only)'),
     createdAt: z.string(),
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),
@@ -105,6 +120,7 @@ export function publicRecord(r: ExecutionRecord) {
     maxAttempts: r.maxAttempts,
     priority: r.priority,
     async: r.async,
+    traceparent: r.traceparent,
     createdAt: r.createdAt,
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
@@ -120,11 +136,16 @@ function singleHeader(request: FastifyRequest, name: string): string | undefined
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Aborts when the caller hangs up before we answered. */
-function callerGone(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+/**
+ * Aborts when the caller hangs up before we answered. The response's
+ * 'close' is the signal: the request's own 'close' fires as soon as its
+ * body has been read, before this handler even runs, so it never reports
+ * a caller that leaves later.
+ */
+function callerGone(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
-  request.raw.once('close', () => {
-    if (!reply.sent) controller.abort();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
   });
   return controller.signal;
 }
@@ -170,7 +191,7 @@ export function executionRoutes(service: ExecutionService, results: ResultStoreP
           ...(body.maxAttempts !== undefined ? { maxAttempts: body.maxAttempts } : {}),
           ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
           ...(traceparent !== undefined ? { traceparent } : {}),
-          ...(isAsync ? {} : { signal: callerGone(request, reply) }),
+          ...(isAsync ? {} : { signal: callerGone(reply) }),
         });
         const { record } = result;
         if (result.replayed) void reply.header('idempotent-replayed', 'true');
@@ -208,8 +229,10 @@ export function executionRoutes(service: ExecutionService, results: ResultStoreP
         });
         const more = page.length > limit;
         const items = more ? page.slice(0, limit) : page;
+        // A page holds few running records; only stale-looking ones cost a probe.
+        const current = await Promise.all(items.map((r) => service.reconcile(r)));
         return {
-          executions: items.map(publicRecord),
+          executions: current.map(publicRecord),
           nextCursor: more ? (items.at(-1)?.id ?? null) : null,
         };
       },
@@ -227,9 +250,10 @@ export function executionRoutes(service: ExecutionService, results: ResultStoreP
       },
       async (request) => {
         const principal = await ctx.authorize(request, ['invoke', 'deploy']);
-        const record = await results.get(principal.tenant.id, request.params.id);
-        if (!record) throw new RelayError('EXECUTION_NOT_FOUND', `execution ${request.params.id} not found`);
-        return publicRecord(record);
+        const stored = await results.get(principal.tenant.id, request.params.id);
+        if (!stored) throw new RelayError('EXECUTION_NOT_FOUND', `execution ${request.params.id} not found`);
+        const record = await service.reconcile(stored);
+        return { ...publicRecord(record), attempts: await service.attempts(record.id) };
       },
     );
 
