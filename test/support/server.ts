@@ -1,12 +1,15 @@
 /**
  * Starts a real Relay server for end-to-end tests: a fresh data dir, port 0,
- * silent logs, and whatever settings a test overrides. `restart()` stops it
- * and starts another on the same data; `close()` stops it and removes the dir.
+ * silent logs, and whatever settings a test overrides; with `execution: true`
+ * also the execution plane with a worker, as `relay serve` runs it.
+ * `restart()` stops it and starts another on the same data; `close()` stops
+ * it and removes the dir.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are JSON that tests assert on by value */
 import { readFile } from 'node:fs/promises';
 import { loadConfig, type RelayConfig } from '../../src/config/index.ts';
-import { startServer, type RelayServer, type ServerOptions } from '../../src/main.ts';
+import type { ExecutionPlane } from '../../src/execution-plane.ts';
+import { startServer, type Graph, type RelayServer, type ServerOptions } from '../../src/main.ts';
 import { makeTempDir, type TempDir } from './tmp.ts';
 
 export interface HttpResult<T = any> {
@@ -32,6 +35,8 @@ export interface TestServer {
   dataDir: string;
   config: Readonly<RelayConfig>;
   server: RelayServer;
+  /** The execution plane (queue, engine, sandboxes, worker) when started with `execution: true`. */
+  plane: ExecutionPlane | undefined;
   /** Call the server; paths are absolute (`/api/v1/...`). */
   call<T = any>(method: string, path: string, options?: CallOptions): Promise<HttpResult<T>>;
   /** Stop and start again on the same data dir and settings. */
@@ -40,10 +45,15 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+export interface TestServerOptions extends ServerOptions {
+  /** Also build the execution plane with a worker (API, queue and worker in one process). */
+  execution?: boolean;
+}
+
 /** Start a server; `env` overrides settings as environment variables would. */
 export async function startTestServer(
   env: Record<string, string> = {},
-  options: ServerOptions = {},
+  options: TestServerOptions = {},
 ): Promise<TestServer> {
   const dir: TempDir = await makeTempDir('relay-e2e-');
   const config = loadConfig({
@@ -52,7 +62,16 @@ export async function startTestServer(
     RELAY_LOG_LEVEL: 'silent',
     ...env,
   });
-  const open = () => startServer(config, { print: () => {}, ...options });
+  const { execution, ...serverOptions } = options;
+  let plane: ExecutionPlane | undefined;
+  // Loaded only when asked for, so control-plane tests never load the sandbox code.
+  const withPlane = async (graph: Graph) => {
+    const { createExecutionPlane } = await import('../../src/execution-plane.ts');
+    plane = await createExecutionPlane(graph, { worker: true });
+    return plane;
+  };
+  const extensions = [...(execution ? [withPlane] : []), ...(serverOptions.extensions ?? [])];
+  const open = () => startServer(config, { print: () => {}, ...serverOptions, extensions });
   let server: RelayServer;
   try {
     server = await open();
@@ -74,6 +93,9 @@ export async function startTestServer(
     config,
     get server() {
       return server;
+    },
+    get plane() {
+      return plane;
     },
     async call(method, path, opts = {}) {
       const headers: Record<string, string> = { ...opts.headers };
