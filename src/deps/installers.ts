@@ -56,15 +56,6 @@ export interface Installer {
 }
 
 const SYSTEM_PATH = '/usr/local/bin:/usr/bin:/bin';
-// What a TLS client and a resolver need; bound read-only when present.
-const NETWORK_FILES = [
-  '/etc/ssl',
-  '/etc/ca-certificates',
-  '/etc/resolv.conf',
-  '/etc/hosts',
-  '/etc/nsswitch.conf',
-];
-
 // The machine's trust store: TLS-inspecting proxies and private registries are trusted there.
 const CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'];
 
@@ -74,8 +65,10 @@ function trustEnv(): Record<string, string> {
   return bundle ? { NODE_EXTRA_CA_CERTS: bundle, PIP_CERT: bundle } : {};
 }
 
+/** Read-only binds; /usr is visible in every sandbox already, so paths under it are skipped. */
 function readOnly(paths: readonly string[]): InstallBind[] {
-  const unique = [...new Set(paths.filter((p) => p !== '' && existsSync(p)))];
+  const visible = (p: string): boolean => p === '/usr' || p.startsWith('/usr/');
+  const unique = [...new Set(paths.filter((p) => p !== '' && !visible(p) && existsSync(p)))];
   return unique.map((p) => ({ host: p, sandbox: p, writable: false }));
 }
 
@@ -181,12 +174,7 @@ export function createPipInstaller(settings: InstallerSettings): Installer {
           PIP_ROOT_USER_ACTION: 'ignore',
         },
         binds: [
-          ...readOnly([
-            ...info.paths,
-            localSource(findLinks) ?? '',
-            localSource(indexUrl) ?? '',
-            ...(network ? NETWORK_FILES : []),
-          ]),
+          ...readOnly([...info.paths, localSource(findLinks) ?? '', localSource(indexUrl) ?? '']),
           { host: dirs.root, sandbox: dirs.root, writable: true },
         ],
         network,
@@ -283,7 +271,7 @@ export function createNpmInstaller(settings: InstallerSettings): Installer {
         argv,
         env,
         binds: [
-          ...readOnly([path.dirname(nodeBin), npmRoot, ...NETWORK_FILES]),
+          ...readOnly([path.dirname(nodeBin), npmRoot]),
           { host: dirs.root, sandbox: dirs.root, writable: true },
         ],
         network: true,

@@ -7,7 +7,9 @@
  * environment (nothing inherited), a wall clock, bounded output.
  *
  * Binds are always requested at the same path inside the sandbox as on the
- * host, so argv and env mean the same thing under either runner.
+ * host, so argv and env mean the same thing under either runner. A runner
+ * shows /usr (read-only) in every sandbox, and with `network` also the
+ * resolver and CA files of /etc; installers bind only what lies elsewhere.
  */
 import { spawn } from 'node:child_process';
 

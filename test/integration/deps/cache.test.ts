@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import type { Manifest } from '../../../src/domain/index.ts';
 import { specFor } from '../../../src/deps/index.ts';
 import type { DependencySpec } from '../../../src/deps/index.ts';
-import { buildWheel, cacheWorld, python } from './helpers.ts';
+import { cacheWorld, python, zipWheel } from './helpers.ts';
 
 const run = promisify(execFile);
 const CHILD = path.join(import.meta.dirname, 'fixtures', 'ensure-child.ts');
@@ -28,7 +28,7 @@ function entry(dataDir: string, key: string): string {
 
 test('a half-written entry (no completion marker) is removed and rebuilt, never used', async (t) => {
   const world = await cacheWorld(t);
-  await buildWheel(world.wheelhouse, 'halfpkg');
+  await zipWheel(world.wheelhouse, 'halfpkg');
   const spec = pySpec('halfpkg==1.0.0');
   const key = await world.cache.keyFor(spec);
   // What a crash mid-copy would leave: content but no marker.
@@ -48,7 +48,7 @@ test('a half-written entry (no completion marker) is removed and rebuilt, never 
 
 test('an entry whose files no longer match its marker is rebuilt', async (t) => {
   const world = await cacheWorld(t);
-  await buildWheel(world.wheelhouse, 'damagedpkg');
+  await zipWheel(world.wheelhouse, 'damagedpkg');
   const spec = pySpec('damagedpkg==1.0.0');
   const first = await world.cache.ensure(spec);
   await rm(path.join(first.dir, 'damagedpkg', '__init__.py'));
@@ -62,7 +62,7 @@ test('an entry whose files no longer match its marker is rebuilt', async (t) => 
 
 test('concurrent ensures of one set in a process install it once', async (t) => {
   const world = await cacheWorld(t);
-  await buildWheel(world.wheelhouse, 'concpkg');
+  await zipWheel(world.wheelhouse, 'concpkg');
   const results = await Promise.all(
     Array.from({ length: 6 }, () => world.cache.ensure(pySpec('concpkg==1.0.0'))),
   );
@@ -72,7 +72,7 @@ test('concurrent ensures of one set in a process install it once', async (t) => 
 
 test('concurrent ensures of one set from separate processes install it once', async (t) => {
   const world = await cacheWorld(t);
-  await buildWheel(world.wheelhouse, 'procpkg');
+  await zipWheel(world.wheelhouse, 'procpkg');
   const outputs = await Promise.all(
     Array.from({ length: 3 }, () =>
       run(process.execPath, [
@@ -97,7 +97,7 @@ test('concurrent ensures of one set from separate processes install it once', as
 
 test('a lock left by a dead process is broken instead of waited on', async (t) => {
   const world = await cacheWorld(t);
-  await buildWheel(world.wheelhouse, 'stalepkg');
+  await zipWheel(world.wheelhouse, 'stalepkg');
   const spec = pySpec('stalepkg==1.0.0');
   const key = await world.cache.keyFor(spec);
   await mkdir(path.join(world.dataDir, 'deps', '.locks'), { recursive: true });
@@ -114,7 +114,7 @@ test('a lock left by a dead process is broken instead of waited on', async (t) =
 async function threeSets(t: Parameters<typeof cacheWorld>[0]) {
   const world = await cacheWorld(t, { cacheMb: 1 });
   for (const name of ['lrua', 'lrub', 'lruc'])
-    await buildWheel(world.wheelhouse, name, '1.0.0', 450 * 1024);
+    await zipWheel(world.wheelhouse, name, '1.0.0', 450 * 1024);
   const [a, b, c] = ['lrua', 'lrub', 'lruc'].map((n) => pySpec(`${n}==1.0.0`)) as [
     DependencySpec,
     DependencySpec,
@@ -171,7 +171,7 @@ test('eviction never removes a set that is held, and does once it is released', 
 
 test('acquire hands back the set with a hold until release', async (t) => {
   const world = await cacheWorld(t);
-  await buildWheel(world.wheelhouse, 'leasepkg');
+  await zipWheel(world.wheelhouse, 'leasepkg');
   const one = await world.cache.acquire(pySpec('leasepkg==1.0.0'));
   const two = await world.cache.acquire(pySpec('leasepkg==1.0.0'));
   assert.equal(one.dir, two.dir);

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { TestContext } from 'node:test';
 import { loadConfig } from '../../../src/config/index.ts';
-import { createDependencyCache, createProcessInstallRunner } from '../../../src/deps/index.ts';
+import { createDependencyCache } from '../../../src/deps/index.ts';
+import { runIsolated } from '../../../src/sandbox/index.ts';
 import type {
   DependencyCache,
   DependencyCacheOptions,
@@ -28,9 +29,9 @@ export async function tempDir(t: TestContext, prefix = 'relay-deps-'): Promise<s
   return dir;
 }
 
-/** The install runner under test. */
+/** The install runner under test: the sandbox's own (bwrap when it works on this machine). */
 export function installRunner(): InstallRunner {
-  return createProcessInstallRunner();
+  return (request) => runIsolated(request);
 }
 
 /**
@@ -85,6 +86,44 @@ export async function buildWheel(
   } finally {
     await rm(src, { recursive: true, force: true });
   }
+}
+
+const ZIP_WHEEL = `
+import base64, hashlib, os, sys, zipfile
+out, name, version, pad = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+info = f"{name}-{version}.dist-info"
+files = {
+    f"{name}/__init__.py": f'VERSION = "{version}"\\n\\ndef greet(who):\\n    return f"hello {{who}} from {name}"\\n'.encode(),
+    f"{info}/METADATA": f"Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n".encode(),
+    f"{info}/WHEEL": b"Wheel-Version: 1.0\\nGenerator: relay-tests\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+}
+if pad:
+    files[f"{name}/pad.bin"] = os.urandom(pad)
+record = []
+for path, data in files.items():
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    record.append(f"{path},sha256={digest},{len(data)}")
+record.append(f"{info}/RECORD,,")
+files[f"{info}/RECORD"] = ("\\n".join(record) + "\\n").encode()
+with zipfile.ZipFile(os.path.join(out, f"{name}-{version}-py3-none-any.whl"), "w") as whl:
+    for path, data in files.items():
+        whl.writestr(path, data)
+`;
+
+/**
+ * The same wheel as buildWheel, zipped directly (no build backend): a few
+ * milliseconds instead of a couple of seconds, for tests about the cache
+ * rather than about building.
+ */
+export async function zipWheel(
+  wheelhouse: string,
+  name: string,
+  version = '1.0.0',
+  padBytes = 0,
+): Promise<void> {
+  await run(PYTHON, ['-c', ZIP_WHEEL, wheelhouse, name, version, String(padBytes)], {
+    env: { PATH: '/usr/bin:/bin' },
+  });
 }
 
 export interface CacheWorld {

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Manifest } from '../../../src/domain/index.ts';
 import { DependencyInstallError, specFor } from '../../../src/deps/index.ts';
-import { buildWheel, cacheWorld, python } from './helpers.ts';
+import { buildWheel, cacheWorld, python, zipWheel } from './helpers.ts';
 
 const manifest = (dependencies?: string[]): Manifest => ({
   runtime: 'python3.11',
@@ -33,7 +33,7 @@ test('a wheel built in the test installs from the wheelhouse and imports', async
 
 test('two functions declaring the same set differently share one install', async (t) => {
   const world = await cacheWorld(t);
-  await buildWheel(world.wheelhouse, 'sharedpkg');
+  await zipWheel(world.wheelhouse, 'sharedpkg');
   const first = specFor(manifest(), {
     'requirements.txt': Buffer.from('# deps\nsharedpkg==1.0.0\n'),
   })!;
@@ -85,7 +85,7 @@ test('with the bypass retry off a failure is reported after one attempt', async 
 
 test('an install larger than the size cap fails and leaves nothing behind', async (t) => {
   const world = await cacheWorld(t, { cacheMb: 1 });
-  await buildWheel(world.wheelhouse, 'bigpkg', '1.0.0', 1536 * 1024);
+  await zipWheel(world.wheelhouse, 'bigpkg', '1.0.0', 1536 * 1024);
   const spec = specFor(manifest(['bigpkg==1.0.0']), {})!;
   await assert.rejects(world.cache.ensure(spec), /over the 1.0 MB limit/);
   const key = await world.cache.keyFor(spec);
