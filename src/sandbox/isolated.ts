@@ -85,6 +85,7 @@ export async function createIsolatedRunner(
   return new IsolatedRunner(mode, bwrapPath, options);
 }
 
+/** Runs commands isolated; holds what is worth computing once (probe, cgroup parent, filter). */
 export class IsolatedRunner {
   readonly mode: 'bwrap' | 'process';
   private readonly bwrapPath: string;

@@ -14,6 +14,7 @@ export interface LineSplitterOptions {
   onOverflow?: (bytes: number) => void;
 }
 
+/** Incremental, bounded splitting of a byte stream into UTF-8 lines. */
 export class LineSplitter {
   private readonly options: LineSplitterOptions;
   private parts: Buffer[] = [];

@@ -32,6 +32,7 @@ interface Idle {
   timer: NodeJS.Timeout;
 }
 
+/** The warm pool in front of a provider; see the module header. */
 export class SandboxManager {
   readonly provider: SandboxProvider;
   private readonly options: SandboxManagerOptions;
@@ -92,6 +93,7 @@ export class SandboxManager {
     }
   }
 
+  /** Idle warm sandboxes and sandboxes handed out right now. */
   stats(): SandboxStats {
     return { warm: this.lru.size, busy: this.busy.size };
   }

@@ -53,6 +53,7 @@ interface Current {
 
 type Phase = 'starting' | 'ready' | 'dead' | 'destroyed';
 
+/** A started bootstrap behind the Sandbox port, whichever provider launched it. */
 export class ProtocolSandbox implements Sandbox {
   readonly id: string;
   readonly spec: SandboxSpec;

@@ -36,6 +36,7 @@ export interface BwrapProviderOptions extends SandboxProviderOptions {
   hostname?: string;
 }
 
+/** Sandboxes as bubblewrap containers; see the module header for what each one gets. */
 export class BwrapProvider implements SandboxProvider {
   readonly name = 'bwrap';
   readonly isolated = true;

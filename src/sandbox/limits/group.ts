@@ -59,6 +59,7 @@ export function readKey(file: string, key: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** Write a cgroup file; throws when the kernel refuses. */
 export function write(file: string, value: string): void {
   writeFileSync(file, value);
 }
@@ -73,6 +74,7 @@ export function tryWrite(file: string, value: string): boolean {
   }
 }
 
+/** The pids listed in a cgroup.procs file (empty when it is gone). */
 export function readPids(procsFile: string): number[] {
   const text = readText(procsFile);
   if (!text) return [];

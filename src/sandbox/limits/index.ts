@@ -36,6 +36,7 @@ export interface EnforcerOptions {
 
 const PARENT_PATTERN = /^relay-(\d+)-[0-9a-f]+$/;
 
+/** Hands out limited cgroups and rlimits for sandboxes; one per provider. */
 export class ResourceLimitsEnforcer {
   readonly mode: CgroupMode;
   private readonly driver: CgroupV1 | CgroupV2 | null;

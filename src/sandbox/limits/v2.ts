@@ -21,6 +21,7 @@ import {
 
 const CFS_PERIOD_US = 100_000;
 
+/** Relay's parent group in the unified hierarchy. */
 export class CgroupV2 {
   readonly version = 'v2';
   private readonly ownDir: string;
@@ -77,6 +78,8 @@ export class CgroupV2 {
       write(path.join(dir, 'memory.max'), String(Math.floor(limits.memoryMb * 1024 * 1024)));
       // Swap would let a function exceed its memory unseen; forbid it.
       tryWrite(path.join(dir, 'memory.swap.max'), '0');
+      // An OOM kill takes the whole sandbox, never leaves it half alive.
+      tryWrite(path.join(dir, 'memory.oom.group'), '1');
       write(path.join(dir, 'pids.max'), String(limits.pids));
       if (this.cpu) {
         write(

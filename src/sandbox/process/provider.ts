@@ -22,6 +22,7 @@ export interface ProcessProviderOptions extends SandboxProviderOptions {
   tmpRoot?: string;
 }
 
+/** Sandboxes as plain child processes (not isolated). */
 export class ProcessProvider implements SandboxProvider {
   readonly name = 'process';
   readonly isolated = false;
