@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { ControlStore } from './port.ts';
 
 export type * from './port.ts';
+export { IDEMPOTENCY_KEY_TAKEN, IDEMPOTENCY_WINDOW_MS, isIdempotencyKeyTaken } from './port.ts';
 
 export interface CreateStoreOptions {
   /** Postgres only: the schema to keep Relay's tables in (created if missing); default `public`. */

@@ -10,26 +10,55 @@
  *   never reused, and a ledger entry never changes after it is written
  *   (except its build state);
  * - everything is tenant-scoped where the method takes a tenant id: a row
- *   of another tenant is "not there".
+ *   of another tenant is "not there";
+ * - any JSON value and any string round-trip on every backend, with one
+ *   documented exception: U+0000 in free text (log lines, build logs,
+ *   deploy messages) is stored as U+FFFD, because Postgres text cannot hold
+ *   it; inside JSON values (input, output, errors) it is kept.
  * Methods return null / false for "not found"; they throw RelayError for
- * conflicts (code CONFLICT) and let driver errors through for the rest.
+ * conflicts (code CONFLICT), TENANT_NOT_FOUND where a write names a tenant
+ * that does not exist, and let driver errors through for the rest.
  */
-import type {
-  ApiKey,
-  BranchHead,
-  BuildState,
-  ExecutionRecord,
-  ExecutionStatus,
-  FunctionRecord,
-  FunctionVersion,
-  LogLine,
-  LogStream,
-  Manifest,
-  PackageEntry,
-  StoredApiKey,
-  Tenant,
-  TenantLimits,
+import {
+  RelayError,
+  type ApiKey,
+  type BranchHead,
+  type BuildState,
+  type ExecutionAttempt,
+  type ExecutionRecord,
+  type ExecutionStatus,
+  type FunctionRecord,
+  type FunctionVersion,
+  type LogLine,
+  type LogStream,
+  type Manifest,
+  type PackageEntry,
+  type StoredApiKey,
+  type Tenant,
+  type TenantLimits,
 } from '../domain/index.ts';
+
+/**
+ * How long an idempotency key names its execution: a new execution with the
+ * key conflicts with one created less than this long before it, and takes
+ * the key from an older one.
+ */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** Message prefix of the CONFLICT insertExecution throws for a key that is taken. */
+export const IDEMPOTENCY_KEY_TAKEN = 'idempotency key taken';
+
+/**
+ * True for the CONFLICT of insertExecution losing an idempotency-key race:
+ * the caller should look the key up again and answer with that execution.
+ */
+export function isIdempotencyKeyTaken(err: unknown): boolean {
+  return (
+    err instanceof RelayError &&
+    err.code === 'CONFLICT' &&
+    err.message.startsWith(IDEMPOTENCY_KEY_TAKEN)
+  );
+}
 
 export interface NewVersion {
   digest: string;
@@ -101,6 +130,7 @@ export interface ControlStore {
   updateTenantLimits(id: string, limits: TenantLimits): Promise<Tenant | null>;
 
   // API keys (the secret itself is never stored, only its hash)
+  /** Throws RelayError TENANT_NOT_FOUND for an unknown tenant, CONFLICT for a taken id. */
   createApiKey(key: Omit<StoredApiKey, 'createdAt' | 'revokedAt'>): Promise<ApiKey>;
   /** Includes revoked keys; callers check `revokedAt`. */
   getApiKey(id: string): Promise<StoredApiKey | null>;
@@ -114,7 +144,10 @@ export interface ControlStore {
   hasBlob(digest: string): Promise<boolean>;
 
   // functions, version ledger (function_version_ledger) and branch heads (function_branch_heads)
-  /** Creates the function, version 1 and the head of `first.branch` (and of main) atomically. */
+  /**
+   * Creates the function, version 1 and the head of `first.branch` (and of main)
+   * atomically. Throws RelayError TENANT_NOT_FOUND for an unknown tenant.
+   */
   createFunction(
     fn: { rufid: string; tenantId: string; name: string },
     first: NewVersion,
@@ -146,13 +179,21 @@ export interface ControlStore {
   deleteBranch(rufid: string, branch: string): Promise<boolean>;
 
   // secrets (ciphertext only)
+  /** Creates or replaces; throws RelayError TENANT_NOT_FOUND for an unknown tenant. */
   putSecret(secret: Omit<StoredSecret, 'createdAt' | 'updatedAt'>): Promise<StoredSecret>;
   listSecrets(tenantId: string): Promise<StoredSecret[]>;
   getSecrets(tenantId: string, names: string[]): Promise<StoredSecret[]>;
   deleteSecret(tenantId: string, name: string): Promise<boolean>;
 
   // executions (the store-backed ResultStore sink)
-  /** Throws RelayError CONFLICT when the id exists. */
+  /**
+   * Throws RelayError CONFLICT when the id exists, and CONFLICT with a message
+   * starting IDEMPOTENCY_KEY_TAKEN (see isIdempotencyKeyTaken) when the
+   * record's idempotency key names another execution of the tenant created
+   * less than IDEMPOTENCY_WINDOW_MS before `record.createdAt`: of two
+   * processes racing with one key, exactly one inserts. An older holder
+   * loses its key (reads back null) to the new execution.
+   */
   insertExecution(record: ExecutionRecord): Promise<void>;
   /** Sets the fields present in `patch` (undefined means untouched); a no-op for an unknown id. */
   updateExecution(id: string, patch: ExecutionPatch): Promise<void>;
@@ -166,10 +207,20 @@ export interface ControlStore {
   ): Promise<ExecutionRecord | null>;
   /**
    * Appends lines with consecutive seq numbers (from 1) after the last stored one;
-   * a no-op for an execution that does not exist.
+   * a no-op for an execution that does not exist. U+0000 in a line is stored as U+FFFD.
    */
   appendLogs(executionId: string, lines: NewLogLine[]): Promise<void>;
   getLogs(executionId: string, afterSeq?: number): Promise<LogLine[]>;
-  /** Retention sweep: deletes finished executions (and their logs) older than `before`. */
+  /**
+   * Creates or replaces the record of one attempt, keyed by (execution, attempt
+   * number); a no-op for an execution that does not exist.
+   */
+  recordAttempt(executionId: string, attempt: ExecutionAttempt): Promise<void>;
+  /** Every recorded attempt of an execution, by ascending attempt number. */
+  listAttempts(executionId: string): Promise<ExecutionAttempt[]>;
+  /**
+   * Retention sweep: deletes finished executions older than `before`, with
+   * their logs and attempts.
+   */
   deleteExecutionsBefore(before: string): Promise<number>;
 }

@@ -1,8 +1,10 @@
 /**
- * Small pieces both store adapters share: timestamps, JSON columns and the
- * mapping of an ExecutionPatch onto columns. Nothing backend-specific.
+ * Small pieces both store adapters share: timestamps, JSON columns, free
+ * text, idempotency keys and the mapping of an ExecutionPatch onto columns.
+ * Nothing backend-specific.
  */
-import type { ExecutionPatch } from './port.ts';
+import { RelayError } from '../domain/index.ts';
+import { IDEMPOTENCY_KEY_TAKEN, IDEMPOTENCY_WINDOW_MS, type ExecutionPatch } from './port.ts';
 
 /** One step of a store schema; released steps are never edited. */
 export interface Migration {
@@ -19,6 +21,33 @@ export function nowIso(): string {
 /** JSON text for a nullable JSON column; undefined and null both become SQL NULL. */
 export function toJson(value: unknown): string | null {
   return value === undefined || value === null ? null : JSON.stringify(value);
+}
+
+/**
+ * Free text as both backends store it: Postgres text cannot hold U+0000, so
+ * it becomes U+FFFD (the replacement character) on every backend alike.
+ * JSON columns need no such step: JSON.stringify writes U+0000 as the
+ * escape `\u0000`, which the column keeps as text.
+ */
+export function safeText(text: string): string {
+  return text.includes('\0') ? text.replaceAll('\0', '\uFFFD') : text;
+}
+
+/** Executions created before this lost their claim on an idempotency key to one created at `createdAt`. */
+export function idempotencyCutoff(createdAt: string): string {
+  return new Date(Date.parse(createdAt) - IDEMPOTENCY_WINDOW_MS).toISOString();
+}
+
+export function idempotencyKeyTaken(key: string, cause: unknown): RelayError {
+  return new RelayError(
+    'CONFLICT',
+    `${IDEMPOTENCY_KEY_TAKEN}: ${JSON.stringify(key)} names another execution of this tenant from the last 24 hours`,
+    { cause },
+  );
+}
+
+export function tenantNotFound(tenantId: string, cause: unknown): RelayError {
+  return new RelayError('TENANT_NOT_FOUND', `tenant ${tenantId} not found`, { cause });
 }
 
 /** One patchable execution field: its column and whether it holds JSON. */

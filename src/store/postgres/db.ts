@@ -2,10 +2,20 @@
  * The Postgres connection pool the store's parts share: schema selection,
  * named (server-prepared) statements, transactions and migrations. `pg` is
  * imported here on demand so SQLite deployments never load it.
+ *
+ * Durability rule: every commit waits for the WAL flush (the server's
+ * synchronous_commit), except statements that join RELAXED_COMMIT. Those are
+ * the hot-path writes whose loss in a Postgres crash is harmless, because a
+ * later durable write supersedes them or the record still reads sensibly
+ * without them: log appends, the `running` transition and attempt records.
+ * Execution inserts, terminal statuses, and everything of the control plane
+ * (tenants, keys, functions, the ledger, secrets) stay durable. A durable
+ * commit flushes the WAL up to itself, so it also makes every relaxed commit
+ * before it durable: a finished execution never loses its logs.
  */
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { RelayError } from '../../domain/index.ts';
-import { nowIso } from '../shared.ts';
+import { nowIso, tenantNotFound } from '../shared.ts';
 import { MIGRATIONS } from './migrations.ts';
 
 export interface PostgresStoreOptions {
@@ -18,14 +28,27 @@ export interface PostgresStoreOptions {
 /** Lowercase and unquoted, so it means the same in CREATE SCHEMA and in search_path. */
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/**
+ * A FROM item that turns off the wait for the WAL flush for the commit of
+ * the statement it joins: set_config(..., true) is SET LOCAL inside the
+ * statement's own implicit transaction, so it costs no extra round trip.
+ * It yields one row, so joining it changes no result.
+ */
+export const RELAXED_COMMIT =
+  "(SELECT set_config('synchronous_commit', 'off', true)) AS relaxed_commit";
+
+/** The violated unique index or constraint, when `err` is a unique violation (23505). */
+export function uniqueViolation(err: unknown): string | null {
+  const e = err as { code?: string; constraint?: string };
+  return e.code === '23505' ? (e.constraint ?? '') : null;
+}
+
 /** Run `write`, turning a unique violation (23505) into RelayError CONFLICT with `message`. */
 export async function conflictOnDuplicate<T>(message: string, write: () => Promise<T>): Promise<T> {
   try {
     return await write();
   } catch (err) {
-    if ((err as { code?: string }).code === '23505') {
-      throw new RelayError('CONFLICT', message, { cause: err });
-    }
+    if (uniqueViolation(err) !== null) throw new RelayError('CONFLICT', message, { cause: err });
     throw err;
   }
 }
@@ -80,6 +103,28 @@ export class PgDb {
       name === undefined ? { text, values } : { name, text, values },
     );
     return res.rowCount ?? 0;
+  }
+
+  /**
+   * Run `write` for a row that references `tenantId`: when a foreign key
+   * fails (23503) because that tenant does not exist, throw RelayError
+   * TENANT_NOT_FOUND instead of the driver's error. The lookup runs only
+   * after a failure, so the common path costs nothing extra.
+   */
+  async forTenant<T>(tenantId: string, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      if ((err as { code?: string }).code === '23503') {
+        const found = await this.query(
+          'relay_tenant_exists',
+          'SELECT 1 FROM tenants WHERE id = $1',
+          [tenantId],
+        );
+        if (found.length === 0) throw tenantNotFound(tenantId, err);
+      }
+      throw err;
+    }
   }
 
   /** Run `fn` in a transaction on one client; any throw rolls it back. */

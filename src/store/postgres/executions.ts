@@ -1,19 +1,40 @@
 /**
- * Executions and their logs on Postgres: the hot path of every call. Hot
- * statements are named, so each pooled connection prepares them once;
- * updates and listings with optional parts get one statement per shape
- * (bit mask of the fields present).
+ * Executions, their logs and attempts on Postgres: the hot path of every
+ * call. Hot statements are named, so each pooled connection prepares them
+ * once; updates and listings with optional parts get one statement per
+ * shape (bit mask of the fields present). Log appends, the `running`
+ * transition and attempt records commit without waiting for the WAL flush
+ * (RELAXED_COMMIT; the rule is in db.ts).
  */
-import type { ExecutionRecord, LogLine } from '../../domain/index.ts';
+import {
+  RelayError,
+  type ExecutionAttempt,
+  type ExecutionRecord,
+  type LogLine,
+} from '../../domain/index.ts';
 import type { ExecutionFilter, ExecutionPatch, NewLogLine } from '../port.ts';
-import { patchFields, patchValues, toJson } from '../shared.ts';
-import { conflictOnDuplicate, type PgDb } from './db.ts';
+import {
+  idempotencyCutoff,
+  idempotencyKeyTaken,
+  PATCH_FIELDS,
+  patchFields,
+  patchValues,
+  safeText,
+  toJson,
+} from '../shared.ts';
+import { RELAXED_COMMIT, uniqueViolation, type PgDb } from './db.ts';
 import * as rows from './rows.ts';
 
 const INSERT = `INSERT INTO executions (${rows.EXECUTION_COLUMNS})
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`;
 const BY_ID = `SELECT ${rows.EXECUTION_COLUMNS} FROM executions WHERE id = $1`;
 const BY_TENANT_AND_ID = `${BY_ID} AND tenant_id = $2`;
+const EXPIRE_KEY = `UPDATE executions SET idempotency_key = NULL
+  WHERE tenant_id = $1 AND idempotency_key = $2 AND created_at < $3`;
+/** The unique index of migration 3. */
+const IDEMPOTENCY_INDEX = 'executions_idempotency_key';
+/** Above every patch mask: marks the relaxed-commit shape of an update. */
+const RELAXED_BIT = 1 << PATCH_FIELDS.length;
 
 // One statement: the counter on the execution row hands out seq numbers
 // (its row lock orders concurrent appends), and unnest inserts the batch.
@@ -22,7 +43,20 @@ const APPEND_LOGS = `WITH s AS (
   )
   INSERT INTO execution_logs (execution_id, seq, stream, logged_at, line)
   SELECT $1, s.base + t.ord, t.stream, t.logged_at, t.line
-  FROM s, unnest($3::text[], $4::timestamptz[], $5::text[]) WITH ORDINALITY AS t(stream, logged_at, line, ord)`;
+  FROM s, ${RELAXED_COMMIT},
+    unnest($3::text[], $4::timestamptz[], $5::text[]) WITH ORDINALITY AS t(stream, logged_at, line, ord)`;
+
+// Joining executions makes an attempt of an unknown execution a no-op; the
+// casts type parameters that a SELECT list, unlike VALUES, leaves untyped.
+const UPSERT_ATTEMPT = `INSERT INTO execution_attempts (${rows.ATTEMPT_COLUMNS})
+  SELECT e.id, $2::integer, $3::text, $4::json, $5::text, $6::timestamptz, $7::timestamptz,
+    $8::double precision
+  FROM executions AS e, ${RELAXED_COMMIT}
+  WHERE e.id = $1
+  ON CONFLICT (execution_id, attempt) DO UPDATE SET
+    status = EXCLUDED.status, error = EXCLUDED.error, worker_id = EXCLUDED.worker_id,
+    started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
+    duration_ms = EXCLUDED.duration_ms`;
 
 export class PgExecutions {
   private readonly db: PgDb;
@@ -34,43 +68,77 @@ export class PgExecutions {
   }
 
   async insert(e: ExecutionRecord): Promise<void> {
-    await conflictOnDuplicate(`execution ${e.id} already exists`, () =>
-      this.db.query('relay_exec_insert', INSERT, [
-        e.id,
-        e.tenantId,
-        e.rufid,
-        e.version,
-        e.branch,
-        e.status,
-        toJson(e.input),
-        toJson(e.output),
-        toJson(e.error),
-        toJson(e.timings),
-        toJson(e.usage),
-        e.cost,
-        e.attempt,
-        e.maxAttempts,
-        e.priority,
-        e.async,
-        e.idempotencyKey,
-        e.traceparent,
-        e.createdAt,
-        e.startedAt,
-        e.finishedAt,
-      ]),
-    );
+    const values = [
+      e.id,
+      e.tenantId,
+      e.rufid,
+      e.version,
+      e.branch,
+      e.status,
+      toJson(e.input),
+      toJson(e.output),
+      toJson(e.error),
+      toJson(e.timings),
+      toJson(e.usage),
+      e.cost,
+      e.attempt,
+      e.maxAttempts,
+      e.priority,
+      e.async,
+      e.idempotencyKey,
+      e.traceparent,
+      e.createdAt,
+      e.startedAt,
+      e.finishedAt,
+    ];
+    for (let tries = 1; ; tries++) {
+      try {
+        await this.db.query('relay_exec_insert', INSERT, values);
+        return;
+      } catch (err) {
+        const index = uniqueViolation(err);
+        if (index === null) throw err;
+        // Which index reports a row that clashes on both is not a promise
+        // Postgres makes, so a clash on the key checks the id too.
+        const onKey =
+          index === IDEMPOTENCY_INDEX && e.idempotencyKey !== null && !(await this.exists(e.id));
+        if (!onKey) {
+          throw new RelayError('CONFLICT', `execution ${e.id} already exists`, { cause: err });
+        }
+        if (tries === 2) throw idempotencyKeyTaken(e.idempotencyKey!, err);
+        // The holder may be past the window: it gives the key up and we try
+        // once more. Still taken means a holder inside the window (or a
+        // racer that just took it over): the caller replays that one.
+        await this.db.run('relay_exec_expire_key', EXPIRE_KEY, [
+          e.tenantId,
+          e.idempotencyKey,
+          idempotencyCutoff(e.createdAt),
+        ]);
+      }
+    }
+  }
+
+  private async exists(id: string): Promise<boolean> {
+    const rs = await this.db.query('relay_exec_exists', 'SELECT 1 FROM executions WHERE id = $1', [
+      id,
+    ]);
+    return rs.length > 0;
   }
 
   async update(id: string, patch: ExecutionPatch): Promise<void> {
     const { mask, values } = patchValues(patch);
     if (mask === 0) return;
-    let sql = this.updateSql.get(mask);
+    // Only the `running` transition may be lost in a crash: the terminal
+    // write that follows it is durable and says everything it said.
+    const shape = patch.status === 'running' ? mask | RELAXED_BIT : mask;
+    let sql = this.updateSql.get(shape);
     if (sql === undefined) {
       const sets = patchFields(mask).map((f, i) => `${f.column} = $${i + 2}`);
-      sql = `UPDATE executions SET ${sets.join(', ')} WHERE id = $1`;
-      this.updateSql.set(mask, sql);
+      const from = shape === mask ? '' : ` FROM ${RELAXED_COMMIT}`;
+      sql = `UPDATE executions SET ${sets.join(', ')}${from} WHERE id = $1`;
+      this.updateSql.set(shape, sql);
     }
-    await this.db.query(`relay_exec_update_${mask}`, sql, [id, ...values]);
+    await this.db.query(`relay_exec_update_${shape}`, sql, [id, ...values]);
   }
 
   async get(tenantId: string | null, id: string): Promise<ExecutionRecord | null> {
@@ -135,7 +203,7 @@ export class PgExecutions {
       lines.length,
       lines.map((l) => l.stream),
       lines.map((l) => l.time),
-      lines.map((l) => l.line),
+      lines.map((l) => safeText(l.line)),
     ]);
   }
 
@@ -148,8 +216,30 @@ export class PgExecutions {
     return rs.map(rows.logLine);
   }
 
+  async recordAttempt(executionId: string, a: ExecutionAttempt): Promise<void> {
+    await this.db.query('relay_attempt_upsert', UPSERT_ATTEMPT, [
+      executionId,
+      a.attempt,
+      a.status,
+      toJson(a.error),
+      a.workerId,
+      a.startedAt,
+      a.finishedAt,
+      a.durationMs,
+    ]);
+  }
+
+  async listAttempts(executionId: string): Promise<ExecutionAttempt[]> {
+    const rs = await this.db.query<rows.AttemptRow>(
+      'relay_attempts_list',
+      `SELECT ${rows.ATTEMPT_COLUMNS} FROM execution_attempts WHERE execution_id = $1 ORDER BY attempt`,
+      [executionId],
+    );
+    return rs.map(rows.attempt);
+  }
+
   async deleteFinishedBefore(before: string): Promise<number> {
-    // Logs go with their execution through ON DELETE CASCADE.
+    // Logs and attempts go with their execution through ON DELETE CASCADE.
     return this.db.run(
       undefined,
       'DELETE FROM executions WHERE finished_at IS NOT NULL AND finished_at < $1',

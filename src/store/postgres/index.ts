@@ -8,6 +8,7 @@ import type {
   ApiKey,
   BranchHead,
   BuildState,
+  ExecutionAttempt,
   ExecutionRecord,
   FunctionRecord,
   FunctionVersion,
@@ -123,18 +124,20 @@ export class PostgresStore implements ControlStore {
   async createApiKey(key: Omit<StoredApiKey, 'createdAt' | 'revokedAt'>): Promise<ApiKey> {
     const createdAt = nowIso();
     await conflictOnDuplicate(`API key ${key.id} already exists`, () =>
-      this.db.run(
-        undefined,
-        'INSERT INTO api_keys (id, tenant_id, name, scopes, branches, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-        [
-          key.id,
-          key.tenantId,
-          key.name,
-          JSON.stringify(key.scopes),
-          toJson(key.branches),
-          key.secretHash,
-          createdAt,
-        ],
+      this.db.forTenant(key.tenantId, () =>
+        this.db.run(
+          undefined,
+          'INSERT INTO api_keys (id, tenant_id, name, scopes, branches, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+          [
+            key.id,
+            key.tenantId,
+            key.name,
+            JSON.stringify(key.scopes),
+            toJson(key.branches),
+            key.secretHash,
+            createdAt,
+          ],
+        ),
       ),
     );
     const { id, tenantId, name, scopes, branches } = key;
@@ -199,13 +202,15 @@ export class PostgresStore implements ControlStore {
 
   async putSecret(s: Omit<StoredSecret, 'createdAt' | 'updatedAt'>): Promise<StoredSecret> {
     const now = nowIso();
-    const [r] = await this.db.query<{ created_at: Date; updated_at: Date }>(
-      undefined,
-      `INSERT INTO secrets (tenant_id, name, ciphertext, key_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)
-       ON CONFLICT (tenant_id, name) DO UPDATE
-         SET ciphertext = EXCLUDED.ciphertext, key_id = EXCLUDED.key_id, updated_at = EXCLUDED.updated_at
-       RETURNING created_at, updated_at`,
-      [s.tenantId, s.name, s.ciphertext, s.keyId, now],
+    const [r] = await this.db.forTenant(s.tenantId, () =>
+      this.db.query<{ created_at: Date; updated_at: Date }>(
+        undefined,
+        `INSERT INTO secrets (tenant_id, name, ciphertext, key_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)
+         ON CONFLICT (tenant_id, name) DO UPDATE
+           SET ciphertext = EXCLUDED.ciphertext, key_id = EXCLUDED.key_id, updated_at = EXCLUDED.updated_at
+         RETURNING created_at, updated_at`,
+        [s.tenantId, s.name, s.ciphertext, s.keyId, now],
+      ),
     );
     return { ...s, createdAt: r!.created_at.toISOString(), updatedAt: r!.updated_at.toISOString() };
   }
@@ -307,6 +312,12 @@ export class PostgresStore implements ControlStore {
   }
   async getLogs(executionId: string, afterSeq?: number): Promise<LogLine[]> {
     return this.executions.getLogs(executionId, afterSeq);
+  }
+  async recordAttempt(executionId: string, attempt: ExecutionAttempt): Promise<void> {
+    await this.executions.recordAttempt(executionId, attempt);
+  }
+  async listAttempts(executionId: string): Promise<ExecutionAttempt[]> {
+    return this.executions.listAttempts(executionId);
   }
   async deleteExecutionsBefore(before: string): Promise<number> {
     return this.executions.deleteFinishedBefore(before);

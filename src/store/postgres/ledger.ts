@@ -14,7 +14,7 @@ import {
   type FunctionVersion,
 } from '../../domain/index.ts';
 import type { NewVersion } from '../port.ts';
-import { nowIso } from '../shared.ts';
+import { nowIso, safeText } from '../shared.ts';
 import { conflictOnDuplicate, type PgDb } from './db.ts';
 import * as rows from './rows.ts';
 
@@ -37,19 +37,21 @@ export class PgLedger {
   ): Promise<{ function: FunctionRecord; version: FunctionVersion }> {
     const createdAt = nowIso();
     return conflictOnDuplicate(`function ${f.rufid} already exists`, () =>
-      this.db.tx(async (c) => {
-        await c.query(
-          'INSERT INTO functions (rufid, tenant_id, name, latest_version, created_at) VALUES ($1, $2, $3, 1, $4)',
-          [f.rufid, f.tenantId, f.name, createdAt],
-        );
-        const version = await insertVersion(c, f.rufid, 1, first, createdAt);
-        await c.query(UPSERT_HEAD, [f.rufid, first.branch, 1, createdAt]);
-        if (first.branch !== MAIN_BRANCH) {
-          await c.query(UPSERT_HEAD, [f.rufid, MAIN_BRANCH, 1, createdAt]);
-        }
-        const fn = { rufid: f.rufid, tenantId: f.tenantId, name: f.name, createdAt };
-        return { function: fn, version };
-      }),
+      this.db.forTenant(f.tenantId, () =>
+        this.db.tx(async (c) => {
+          await c.query(
+            'INSERT INTO functions (rufid, tenant_id, name, latest_version, created_at) VALUES ($1, $2, $3, 1, $4)',
+            [f.rufid, f.tenantId, f.name, createdAt],
+          );
+          const version = await insertVersion(c, f.rufid, 1, first, createdAt);
+          await c.query(UPSERT_HEAD, [f.rufid, first.branch, 1, createdAt]);
+          if (first.branch !== MAIN_BRANCH) {
+            await c.query(UPSERT_HEAD, [f.rufid, MAIN_BRANCH, 1, createdAt]);
+          }
+          const fn = { rufid: f.rufid, tenantId: f.tenantId, name: f.name, createdAt };
+          return { function: fn, version };
+        }),
+      ),
     );
   }
 
@@ -118,7 +120,7 @@ export class PgLedger {
     await this.db.query(
       undefined,
       'UPDATE function_version_ledger SET build_status = $1, build_log = $2, build_updated_at = $3 WHERE rufid = $4 AND version = $5',
-      [build.status, build.log, build.updatedAt, rufid, version],
+      [build.status, safeText(build.log), build.updatedAt, rufid, version],
     );
   }
 
@@ -174,6 +176,8 @@ async function insertVersion(
   d: NewVersion,
   createdAt: string,
 ): Promise<FunctionVersion> {
+  const message = safeText(d.message);
+  const build = { ...d.build, log: safeText(d.build.log) };
   await c.query(INSERT_VERSION, [
     rufid,
     n,
@@ -182,12 +186,12 @@ async function insertVersion(
     JSON.stringify(d.files),
     d.size,
     d.deployedBy,
-    d.message,
+    message,
     d.branch,
     createdAt,
-    d.build.status,
-    d.build.log,
-    d.build.updatedAt,
+    build.status,
+    build.log,
+    build.updatedAt,
   ]);
   return {
     rufid,
@@ -197,9 +201,9 @@ async function insertVersion(
     files: d.files,
     size: d.size,
     deployedBy: d.deployedBy,
-    message: d.message,
+    message,
     branch: d.branch,
     createdAt,
-    build: d.build,
+    build,
   };
 }

@@ -3,7 +3,8 @@
  * released migration is never edited: change the schema by adding the next
  * one. Tables land in the store's schema through search_path. Ids compare
  * with COLLATE "C" so text order is byte order, as in SQLite: execution ids
- * sort by creation time only under that collation.
+ * sort by creation time only under that collation. JSON columns are json,
+ * not jsonb, from migration 4 on (why: see there).
  */
 import type { Migration } from '../shared.ts';
 
@@ -138,6 +139,71 @@ CREATE TABLE execution_logs (
   line text NOT NULL,
   PRIMARY KEY (execution_id, seq)
 );
+`,
+  },
+  {
+    version: 2,
+    name: 'execution attempts',
+    sql: `
+CREATE TABLE execution_attempts (
+  execution_id text COLLATE "C" NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+  attempt integer NOT NULL,
+  status text NOT NULL,
+  error json,
+  worker_id text,
+  started_at timestamptz NOT NULL,
+  finished_at timestamptz,
+  duration_ms double precision,
+  PRIMARY KEY (execution_id, attempt)
+);
+`,
+  },
+  {
+    version: 3,
+    name: 'one execution per idempotency key',
+    sql: `
+-- Rows written before this rule may share a key: the newest keeps it.
+UPDATE executions AS old SET idempotency_key = NULL
+WHERE idempotency_key IS NOT NULL AND EXISTS (
+  SELECT 1 FROM executions AS newer
+  WHERE newer.tenant_id = old.tenant_id
+    AND newer.idempotency_key = old.idempotency_key
+    AND (newer.created_at, newer.id) > (old.created_at, old.id)
+);
+DROP INDEX executions_by_idempotency_key;
+-- Unique, so two API processes racing with one key cannot both insert; an
+-- execution past the idempotency window gives its key up (executions.ts).
+CREATE UNIQUE INDEX executions_idempotency_key ON executions (tenant_id, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+`,
+  },
+  {
+    version: 4,
+    name: 'json columns keep any JSON value',
+    sql: `
+-- jsonb rejects U+0000 inside strings (which JSON.stringify writes as an
+-- escape), and a function may take or return any JSON; json keeps the text
+-- as given. Relay never queries inside these columns, so jsonb bought nothing,
+-- and json is cheaper to write and read. The ledger's immutability trigger
+-- names manifest and files, so it is set aside while they change type.
+ALTER TABLE executions
+  ALTER COLUMN input TYPE json USING input::json,
+  ALTER COLUMN output TYPE json USING output::json,
+  ALTER COLUMN error TYPE json USING error::json,
+  ALTER COLUMN timings TYPE json USING timings::json,
+  ALTER COLUMN usage TYPE json USING usage::json;
+DROP TRIGGER function_version_ledger_immutable ON function_version_ledger;
+ALTER TABLE function_version_ledger
+  ALTER COLUMN manifest TYPE json USING manifest::json,
+  ALTER COLUMN files TYPE json USING files::json;
+CREATE TRIGGER function_version_ledger_immutable
+BEFORE UPDATE OF rufid, version, digest, manifest, files, size, deployed_by, message, branch, created_at
+ON function_version_ledger
+FOR EACH ROW EXECUTE FUNCTION function_version_ledger_immutable();
+ALTER TABLE tenants ALTER COLUMN limits TYPE json USING limits::json;
+ALTER TABLE api_keys
+  ALTER COLUMN scopes TYPE json USING scopes::json,
+  ALTER COLUMN branches TYPE json USING branches::json;
 `,
   },
 ];

@@ -1,5 +1,5 @@
 /**
- * Postgres rows → domain records. `pg` already parses jsonb and turns
+ * Postgres rows → domain records. `pg` already parses json and turns
  * timestamptz into Date; these mappers only rename columns and format
  * times as the ISO strings the domain uses. Column lists live next to
  * their mappers so a SELECT and the code reading it cannot drift apart.
@@ -8,6 +8,7 @@ import type {
   ApiKey,
   BranchHead,
   BuildStatus,
+  ExecutionAttempt,
   ExecutionRecord,
   ExecutionStatus,
   FunctionRecord,
@@ -205,4 +206,27 @@ export interface LogRow {
 }
 export function logLine(r: LogRow): LogLine {
   return { seq: r.seq, stream: r.stream, time: iso(r.logged_at), line: r.line };
+}
+
+export const ATTEMPT_COLUMNS =
+  'execution_id, attempt, status, error, worker_id, started_at, finished_at, duration_ms';
+export interface AttemptRow {
+  attempt: number;
+  status: ExecutionStatus;
+  error: ExecutionAttempt['error'];
+  worker_id: string | null;
+  started_at: Date;
+  finished_at: Date | null;
+  duration_ms: number | null;
+}
+export function attempt(r: AttemptRow): ExecutionAttempt {
+  return {
+    attempt: r.attempt,
+    status: r.status,
+    error: r.error,
+    workerId: r.worker_id,
+    startedAt: iso(r.started_at),
+    finishedAt: isoOrNull(r.finished_at),
+    durationMs: r.duration_ms,
+  };
 }

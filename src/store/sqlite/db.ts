@@ -8,7 +8,7 @@
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { RelayError } from '../../domain/index.ts';
-import { nowIso } from '../shared.ts';
+import { nowIso, tenantNotFound } from '../shared.ts';
 import { MIGRATIONS } from './migrations.ts';
 
 export type Param = null | number | bigint | string | Uint8Array;
@@ -20,15 +20,23 @@ export interface SqliteStoreOptions {
 
 /** SQLite's extended result codes for UNIQUE and PRIMARY KEY violations. */
 const UNIQUE_VIOLATIONS = new Set([2067, 1555]);
+/** SQLite's extended result code for a FOREIGN KEY violation. */
+const FOREIGN_KEY_VIOLATION = 787;
+
+function errcode(err: unknown): number {
+  return (err as { errcode?: number }).errcode ?? -1;
+}
+
+export function isUniqueViolation(err: unknown): boolean {
+  return UNIQUE_VIOLATIONS.has(errcode(err));
+}
 
 /** Run `write`, turning a uniqueness violation into RelayError CONFLICT with `message`. */
 export function conflictOnDuplicate<T>(message: string, write: () => T): T {
   try {
     return write();
   } catch (err) {
-    if (UNIQUE_VIOLATIONS.has((err as { errcode?: number }).errcode ?? -1)) {
-      throw new RelayError('CONFLICT', message, { cause: err });
-    }
+    if (isUniqueViolation(err)) throw new RelayError('CONFLICT', message, { cause: err });
     throw err;
   }
 }
@@ -57,6 +65,26 @@ export class SqliteDb {
       this.statements.set(sql, s);
     }
     return s;
+  }
+
+  /**
+   * Run `write` for a row that references `tenantId`: when a foreign key
+   * fails because that tenant does not exist, throw RelayError
+   * TENANT_NOT_FOUND instead of the driver's error. The lookup runs only
+   * after a failure, so the common path costs nothing extra.
+   */
+  forTenant<T>(tenantId: string, write: () => T): T {
+    try {
+      return write();
+    } catch (err) {
+      if (
+        errcode(err) === FOREIGN_KEY_VIOLATION &&
+        this.q('SELECT 1 FROM tenants WHERE id = ?').get(tenantId) === undefined
+      ) {
+        throw tenantNotFound(tenantId, err);
+      }
+      throw err;
+    }
   }
 
   /** Run `fn` in a write transaction; any throw rolls it back. */

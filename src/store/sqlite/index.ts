@@ -8,6 +8,7 @@ import type {
   ApiKey,
   BranchHead,
   BuildState,
+  ExecutionAttempt,
   ExecutionRecord,
   FunctionRecord,
   FunctionVersion,
@@ -102,19 +103,21 @@ export class SqliteStore implements ControlStore {
   async createApiKey(key: Omit<StoredApiKey, 'createdAt' | 'revokedAt'>): Promise<ApiKey> {
     const createdAt = nowIso();
     conflictOnDuplicate(`API key ${key.id} already exists`, () =>
-      this.db
-        .q(
-          'INSERT INTO api_keys (id, tenant_id, name, scopes, branches, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        )
-        .run(
-          key.id,
-          key.tenantId,
-          key.name,
-          JSON.stringify(key.scopes),
-          toJson(key.branches),
-          key.secretHash,
-          createdAt,
-        ),
+      this.db.forTenant(key.tenantId, () =>
+        this.db
+          .q(
+            'INSERT INTO api_keys (id, tenant_id, name, scopes, branches, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          )
+          .run(
+            key.id,
+            key.tenantId,
+            key.name,
+            JSON.stringify(key.scopes),
+            toJson(key.branches),
+            key.secretHash,
+            createdAt,
+          ),
+      ),
     );
     return {
       id: key.id,
@@ -170,14 +173,16 @@ export class SqliteStore implements ControlStore {
 
   async putSecret(s: Omit<StoredSecret, 'createdAt' | 'updatedAt'>): Promise<StoredSecret> {
     const now = nowIso();
-    const r = this.db
-      .q(
-        `INSERT INTO secrets (tenant_id, name, ciphertext, key_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (tenant_id, name) DO UPDATE
-         SET ciphertext = excluded.ciphertext, key_id = excluded.key_id, updated_at = excluded.updated_at
-       RETURNING created_at, updated_at`,
-      )
-      .get(s.tenantId, s.name, s.ciphertext, s.keyId, now, now)!;
+    const r = this.db.forTenant(s.tenantId, () =>
+      this.db
+        .q(
+          `INSERT INTO secrets (tenant_id, name, ciphertext, key_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (tenant_id, name) DO UPDATE
+           SET ciphertext = excluded.ciphertext, key_id = excluded.key_id, updated_at = excluded.updated_at
+         RETURNING created_at, updated_at`,
+        )
+        .get(s.tenantId, s.name, s.ciphertext, s.keyId, now, now),
+    )!;
     return { ...s, createdAt: r.created_at as string, updatedAt: r.updated_at as string };
   }
 
@@ -274,6 +279,12 @@ export class SqliteStore implements ControlStore {
   }
   async getLogs(executionId: string, afterSeq?: number): Promise<LogLine[]> {
     return this.executions.getLogs(executionId, afterSeq);
+  }
+  async recordAttempt(executionId: string, attempt: ExecutionAttempt): Promise<void> {
+    this.executions.recordAttempt(executionId, attempt);
+  }
+  async listAttempts(executionId: string): Promise<ExecutionAttempt[]> {
+    return this.executions.listAttempts(executionId);
   }
   async deleteExecutionsBefore(before: string): Promise<number> {
     return this.executions.deleteFinishedBefore(before);

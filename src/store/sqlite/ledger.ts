@@ -13,7 +13,7 @@ import {
   type FunctionVersion,
 } from '../../domain/index.ts';
 import type { NewVersion } from '../port.ts';
-import { nowIso } from '../shared.ts';
+import { nowIso, safeText } from '../shared.ts';
 import { conflictOnDuplicate, type SqliteDb } from './db.ts';
 import * as rows from './rows.ts';
 
@@ -30,18 +30,20 @@ export class SqliteLedger {
   ): { function: FunctionRecord; version: FunctionVersion } {
     const createdAt = nowIso();
     return conflictOnDuplicate(`function ${f.rufid} already exists`, () =>
-      this.db.tx(() => {
-        this.db
-          .q(
-            'INSERT INTO functions (rufid, tenant_id, name, latest_version, created_at) VALUES (?, ?, ?, 1, ?)',
-          )
-          .run(f.rufid, f.tenantId, f.name, createdAt);
-        const version = this.insertVersion(f.rufid, 1, first, createdAt);
-        this.upsertHead(f.rufid, first.branch, 1, createdAt);
-        if (first.branch !== MAIN_BRANCH) this.upsertHead(f.rufid, MAIN_BRANCH, 1, createdAt);
-        const fn = { rufid: f.rufid, tenantId: f.tenantId, name: f.name, createdAt };
-        return { function: fn, version };
-      }),
+      this.db.forTenant(f.tenantId, () =>
+        this.db.tx(() => {
+          this.db
+            .q(
+              'INSERT INTO functions (rufid, tenant_id, name, latest_version, created_at) VALUES (?, ?, ?, 1, ?)',
+            )
+            .run(f.rufid, f.tenantId, f.name, createdAt);
+          const version = this.insertVersion(f.rufid, 1, first, createdAt);
+          this.upsertHead(f.rufid, first.branch, 1, createdAt);
+          if (first.branch !== MAIN_BRANCH) this.upsertHead(f.rufid, MAIN_BRANCH, 1, createdAt);
+          const fn = { rufid: f.rufid, tenantId: f.tenantId, name: f.name, createdAt };
+          return { function: fn, version };
+        }),
+      ),
     );
   }
 
@@ -51,6 +53,8 @@ export class SqliteLedger {
     d: NewVersion,
     createdAt: string,
   ): FunctionVersion {
+    const message = safeText(d.message);
+    const build = { ...d.build, log: safeText(d.build.log) };
     this.db
       .q(
         `INSERT INTO function_version_ledger (${rows.VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -63,12 +67,12 @@ export class SqliteLedger {
         JSON.stringify(d.files),
         d.size,
         d.deployedBy,
-        d.message,
+        message,
         d.branch,
         createdAt,
-        d.build.status,
-        d.build.log,
-        d.build.updatedAt,
+        build.status,
+        build.log,
+        build.updatedAt,
       );
     return {
       rufid,
@@ -78,10 +82,10 @@ export class SqliteLedger {
       files: d.files,
       size: d.size,
       deployedBy: d.deployedBy,
-      message: d.message,
+      message,
       branch: d.branch,
       createdAt,
-      build: d.build,
+      build,
     };
   }
 
@@ -156,7 +160,7 @@ export class SqliteLedger {
       .q(
         'UPDATE function_version_ledger SET build_status = ?, build_log = ?, build_updated_at = ? WHERE rufid = ? AND version = ?',
       )
-      .run(build.status, build.log, build.updatedAt, rufid, version);
+      .run(build.status, safeText(build.log), build.updatedAt, rufid, version);
   }
 
   listBranchHeads(rufid: string): BranchHead[] {

@@ -133,4 +133,40 @@ CREATE TABLE execution_logs (
 ) STRICT, WITHOUT ROWID;
 `,
   },
+  {
+    version: 2,
+    name: 'execution attempts',
+    sql: `
+CREATE TABLE execution_attempts (
+  execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+  attempt INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  error TEXT,
+  worker_id TEXT,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  duration_ms REAL,
+  PRIMARY KEY (execution_id, attempt)
+) STRICT, WITHOUT ROWID;
+`,
+  },
+  {
+    version: 3,
+    name: 'one execution per idempotency key',
+    sql: `
+-- Rows written before this rule may share a key: the newest keeps it.
+UPDATE executions SET idempotency_key = NULL
+WHERE idempotency_key IS NOT NULL AND EXISTS (
+  SELECT 1 FROM executions AS newer
+  WHERE newer.tenant_id = executions.tenant_id
+    AND newer.idempotency_key = executions.idempotency_key
+    AND (newer.created_at, newer.id) > (executions.created_at, executions.id)
+);
+DROP INDEX executions_by_idempotency_key;
+-- Unique, so two API processes racing with one key cannot both insert; an
+-- execution past the idempotency window gives its key up (executions.ts).
+CREATE UNIQUE INDEX executions_idempotency_key ON executions (tenant_id, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+`,
+  },
 ];

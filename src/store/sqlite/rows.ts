@@ -5,6 +5,7 @@
 import type {
   ApiKey,
   BranchHead,
+  ExecutionAttempt,
   ExecutionRecord,
   ExecutionStatus,
   FunctionRecord,
@@ -146,5 +147,19 @@ export function logLine(r: Row): LogLine {
     stream: r.stream as LogStream,
     time: r.logged_at as string,
     line: r.line as string,
+  };
+}
+
+export const ATTEMPT_COLUMNS =
+  'execution_id, attempt, status, error, worker_id, started_at, finished_at, duration_ms';
+export function attempt(r: Row): ExecutionAttempt {
+  return {
+    attempt: r.attempt as number,
+    status: r.status as ExecutionStatus,
+    error: json(r.error),
+    workerId: r.worker_id as string | null,
+    startedAt: r.started_at as string,
+    finishedAt: r.finished_at as string | null,
+    durationMs: r.duration_ms as number | null,
   };
 }
