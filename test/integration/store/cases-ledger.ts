@@ -73,6 +73,24 @@ export function ledgerCases(makeStore: MakeStore): void {
     assert.equal((await store.getBranchHead(rufid, 'main'))?.version, 11);
   });
 
+  test('createFunction for a tenant that does not exist is TENANT_NOT_FOUND and writes nothing', async () => {
+    const { store } = ctx;
+    const rufid = newRufid();
+    await assert.rejects(
+      store.createFunction({ rufid, tenantId: 'tn_missing', name: 'f' }, draft()),
+      hasCode('TENANT_NOT_FOUND'),
+    );
+    assert.equal(await store.getFunctionById(rufid), null);
+    assert.deepEqual(await store.listVersions(rufid), []);
+    // A duplicate RUFID in an existing tenant is still a CONFLICT, not a missing tenant.
+    const tenantId = await tenant(store);
+    const taken = await deployed(store, tenantId);
+    await assert.rejects(
+      store.createFunction({ rufid: taken, tenantId, name: 'f' }, draft()),
+      hasCode('CONFLICT'),
+    );
+  });
+
   test('appendVersion to an unknown function is FUNCTION_NOT_FOUND', async () => {
     await assert.rejects(
       ctx.store.appendVersion(newRufid(), draft()),

@@ -99,6 +99,32 @@ export function tenancyCases(makeStore: MakeStore): void {
     assert.equal(await store.revokeApiKey(owner, 'key_missing'), false);
   });
 
+  test('a key or secret for a tenant that does not exist is TENANT_NOT_FOUND', async () => {
+    const { store } = ctx;
+    await assert.rejects(
+      store.createApiKey({
+        id: uid('key'),
+        tenantId: 'tn_missing',
+        name: 'k',
+        scopes: ['admin'],
+        branches: null,
+        secretHash: 'h',
+      }),
+      hasCode('TENANT_NOT_FOUND'),
+    );
+    await assert.rejects(
+      store.putSecret({
+        tenantId: 'tn_missing',
+        name: 'A',
+        ciphertext: Buffer.from('c'),
+        keyId: 'k',
+      }),
+      hasCode('TENANT_NOT_FOUND'),
+    );
+    assert.deepEqual(await store.listApiKeys('tn_missing'), []);
+    assert.deepEqual(await store.listSecrets('tn_missing'), []);
+  });
+
   test('putting a blob twice is a no-op; get and has find it', async () => {
     const { store } = ctx;
     const bytes = Buffer.from([0, 1, 2, 255, 0, 10]);

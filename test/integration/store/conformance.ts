@@ -5,9 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { attemptCases } from './cases-attempts.ts';
 import { executionCases } from './cases-executions.ts';
+import { idempotencyCases } from './cases-idempotency.ts';
 import { ledgerCases } from './cases-ledger.ts';
 import { tenancyCases } from './cases-tenancy.ts';
+import { valueCases } from './cases-values.ts';
 import { deployed, draft, execution, tenant, useStore, type MakeStore } from './fixtures.ts';
 
 export type { MakeStore, StoreHandle } from './fixtures.ts';
@@ -18,6 +21,9 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
     describe('tenants, keys, blobs, secrets', () => tenancyCases(makeStore));
     describe('functions, ledger, branches', () => ledgerCases(makeStore));
     describe('executions and logs', () => executionCases(makeStore));
+    describe('idempotency keys', () => idempotencyCases(makeStore));
+    describe('attempts', () => attemptCases(makeStore));
+    describe('values round-trip', () => valueCases(makeStore));
     describe('durability', () => durabilityCases(makeStore));
   });
 }

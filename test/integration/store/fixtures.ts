@@ -5,6 +5,7 @@ import {
   newExecutionId,
   newRufid,
   RelayError,
+  type ExecutionAttempt,
   type ExecutionRecord,
   type TenantLimits,
 } from '../../../src/domain/index.ts';
@@ -116,6 +117,24 @@ export function execution(
     createdAt: iso(at),
     startedAt: null,
     finishedAt: null,
+    ...overrides,
+  };
+}
+
+/** Attempt `n` of an execution, started at `at` (ms) and still running unless overridden. */
+export function attempt(
+  n: number,
+  at: number,
+  overrides: Partial<ExecutionAttempt> = {},
+): ExecutionAttempt {
+  return {
+    attempt: n,
+    status: 'running',
+    error: null,
+    workerId: 'wk_1',
+    startedAt: iso(at),
+    finishedAt: null,
+    durationMs: null,
     ...overrides,
   };
 }
