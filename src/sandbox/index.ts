@@ -2,6 +2,11 @@
  * The sandbox layer's public face: build a provider (`bwrap`, `process` or
  * `auto`), a SandboxManager with its warm pool, and run one-off commands
  * isolated (runIsolated). Other folders import only this file.
+ *
+ * Limits travel with the request: SandboxSpec.limits (memory, cpus, pids,
+ * /tmp size, file size, result size) is fixed when a sandbox starts and is
+ * part of its pool key; StartOptions.timeoutMs bounds loading the function;
+ * InvokeOptions.timeoutMs is each invocation's wall clock.
  */
 import type { RelayConfig } from '../config/index.ts';
 import { BwrapProvider, probeBwrap, type SandboxProviderOptions } from './bwrap/provider.ts';
