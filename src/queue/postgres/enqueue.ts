@@ -1,0 +1,105 @@
+/**
+ * Enqueue for Postgres: concurrent enqueue calls of one process go to the
+ * server as one statement in one transaction (one commit for many API
+ * requests), while each call keeps its own all-or-nothing answer. The
+ * statement admits or refuses each call whole; should a call end up half
+ * inserted (a concurrent enqueue of the same id slipped in between the
+ * check and the insert, or two calls carry the same id), the batch is
+ * rolled back and every call retried alone.
+ */
+import type { Pool, PoolClient } from 'pg';
+import { RelayError } from '../../domain/index.ts';
+import { queueFull, tenantDemand, type PreparedJob, type ResolvedQueueOptions } from '../jobs.ts';
+import type { Statements } from './sql.ts';
+import type { Row } from './tx.ts';
+
+type Answer = RelayError | null;
+
+/** Enqueue each call atomically; returns, per call, null or the error to throw. */
+export async function enqueueCalls(
+  pool: Pool,
+  sql: Statements,
+  calls: PreparedJob[][],
+  options: ResolvedQueueOptions,
+  shard: () => number,
+): Promise<Answer[]> {
+  try {
+    return await inOneTransaction(pool, sql, calls, options, shard());
+  } catch (err) {
+    if (calls.length === 1) throw err;
+    const answers: Answer[] = [];
+    for (const call of calls) {
+      const [answer] = await inOneTransaction(pool, sql, [call], options, shard());
+      answers.push(answer ?? null);
+    }
+    return answers;
+  }
+}
+
+async function inOneTransaction(
+  pool: Pool,
+  sql: Statements,
+  calls: PreparedJob[][],
+  options: ResolvedQueueOptions,
+  shard: number,
+): Promise<Answer[]> {
+  const jobs = calls.flat();
+  const callOf = calls.flatMap((call, i) => call.map(() => i));
+  const demand = {
+    tenants: [] as string[],
+    adding: [] as number[],
+    limits: [] as number[],
+    calls: [] as number[],
+  };
+  calls.forEach((call, i) => {
+    const rows: [string, number, number][] = [['', call.length, options.maxQueuedTotal]];
+    for (const [tenantId, d] of tenantDemand(call)) rows.push([tenantId, d.adding, d.limit]);
+    for (const [tenantId, adding, limit] of rows) {
+      demand.tenants.push(tenantId);
+      demand.adding.push(adding);
+      demand.limits.push(limit);
+      demand.calls.push(i);
+    }
+  });
+  const values = [
+    jobs.map((j) => j.id),
+    jobs.map((j) => j.tenantId),
+    jobs.map((j) => j.group),
+    jobs.map((j) => j.priority),
+    jobs.map((j) => (j.ready ? 'ready' : 'delayed')),
+    jobs.map((j) => j.maxAttempts),
+    jobs.map((j) => j.payloadJson),
+    jobs.map((j) => j.runAfter),
+    jobs.map((j) => j.traceparent),
+    callOf,
+    jobs[0]?.enqueuedAt ?? Date.now(),
+    demand.tenants,
+    demand.adding,
+    demand.limits,
+    demand.calls,
+    shard,
+  ];
+  const client: PoolClient = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const rows = (await client.query({ name: 'relay_q_enqueue', text: sql.enqueue, values }))
+      .rows as Row[];
+    const byCall = new Map(rows.map((r) => [r.call as number, r]));
+    const answers = calls.map((call, i): Answer => {
+      const r = byCall.get(i) as Row;
+      if (r.refused !== null)
+        return queueFull(r.refused === '' ? null : (r.refused as string), options);
+      if (r.busy === true)
+        return new RelayError('CONFLICT', 'a job with this id is already queued or running');
+      if (r.inserted !== call.length) throw new Error('enqueue call half inserted');
+      return null;
+    });
+    await client.query('COMMIT');
+    return answers;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
