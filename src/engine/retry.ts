@@ -1,9 +1,10 @@
 /**
  * What happens after an attempt: finish, retry later (exponential backoff
  * with full jitter), or give up as `dead`. Sync calls never retry: their
- * caller is waiting and decides for themselves.
+ * caller is waiting and decides for themselves. Also how an attempt whose
+ * worker vanished is written down, since nobody saw it end.
  */
-import type { ExecutionRecord, ExecutionStatus } from '../domain/index.ts';
+import type { ExecutionAttempt, ExecutionError, ExecutionRecord, ExecutionStatus } from '../domain/index.ts';
 import { NON_RETRYABLE_ERROR_TYPES } from './outcome.ts';
 
 export interface RetryPolicy {
@@ -42,4 +43,21 @@ export function decideAfterAttempt(
 export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number): number {
   const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(cap * (0.1 + 0.9 * random()));
+}
+
+/** Error type of an attempt whose worker stopped heartbeating (crashed, killed, cut off). */
+export const WORKER_LOST = 'WorkerLost';
+
+/** The error of an attempt that was still running when its worker's lease expired. */
+export function workerLostError(attempt: number, workerId: string | null): ExecutionError {
+  const who = workerId === null ? 'its worker' : `worker ${workerId}`;
+  return {
+    type: WORKER_LOST,
+    message: `attempt ${attempt} was abandoned: ${who} stopped renewing its lease (crashed or cut off)`,
+  };
+}
+
+/** An attempt recorded as running whose worker is gone, closed as failed with WorkerLost. */
+export function abandonedAttempt(a: ExecutionAttempt): ExecutionAttempt {
+  return { ...a, status: 'failed', error: workerLostError(a.attempt, a.workerId) };
 }
