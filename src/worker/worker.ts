@@ -50,6 +50,8 @@ export class Worker {
   #timers: NodeJS.Timeout[] = [];
   #unsubscribeCancel: (() => void) | undefined;
   #slotFreed: PromiseWithResolvers<void> = Promise.withResolvers();
+  /** Ends the claim loop's idle wait. */
+  #wake: AbortController | undefined;
 
   constructor(options: WorkerOptions) {
     this.#opts = options;
@@ -108,7 +110,14 @@ export class Worker {
         continue;
       }
       if (jobs.length === 0) {
-        await queue.waitForWork(signal, 1000).catch(() => sleep(200, signal));
+        // A job of ours that ends frees its group's concurrency share, which
+        // no enqueue announces: wake on that too, not only on new work.
+        const wake = new AbortController();
+        const stop = () => wake.abort();
+        signal.addEventListener('abort', stop, { once: true });
+        this.#wake = wake;
+        await queue.waitForWork(wake.signal, 1000).catch(() => sleep(200, wake.signal));
+        signal.removeEventListener('abort', stop);
         continue;
       }
       for (const job of jobs) this.#launch(job);
@@ -123,6 +132,7 @@ export class Worker {
       .catch((err: unknown) => this.#opts.logger.error({ err, job: job.id }, 'worker failed to settle a job'))
       .finally(() => {
         this.#running.delete(job.id);
+        this.#wake?.abort();
         const freed = this.#slotFreed;
         this.#slotFreed = Promise.withResolvers();
         freed.resolve();
