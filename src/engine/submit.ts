@@ -3,15 +3,19 @@
  * (input size, priority cap, idempotency), records the execution, hands it
  * to the queue — sync calls too, at high priority — and for sync callers
  * waits on the queue's completion signal, bounded by the function's timeout
- * plus a margin for sandbox preparation.
+ * plus a margin for sandbox preparation. It also corrects records the queue
+ * finished without a worker (a worker that vanished with no attempts left).
  */
 import type { RelayConfig } from '../config/index.ts';
-import type { ExecutionRecord, Tenant } from '../domain/index.ts';
+import type { ExecutionAttempt, ExecutionError, ExecutionRecord, Tenant } from '../domain/index.ts';
 import { newExecutionId, RelayError, TERMINAL_STATUSES } from '../domain/index.ts';
-import type { Queue } from '../queue/port.ts';
+import type { Completion, NewJob, Queue } from '../queue/port.ts';
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_PRIORITY, MAX_PRIORITY } from '../queue/port.ts';
 import type { ResultStorePort } from '../results/port.ts';
+import type { ControlStore } from '../store/index.ts';
+import { IDEMPOTENCY_WINDOW_MS, isIdempotencyKeyTaken } from '../store/index.ts';
 import type { ExecutionPreparer } from './prepare.ts';
+import { abandonedAttempt, WORKER_LOST } from './retry.ts';
 
 /** What a job carries through the queue; the input stays in the record when it is large. */
 export interface ExecutionPayload {
@@ -20,13 +24,16 @@ export interface ExecutionPayload {
   branch: string;
   sync: boolean;
   input?: unknown;
+  /** Attempts made before a re-drive, so attempt numbers continue instead of starting over. */
+  attemptBase?: number;
 }
 
 /** Inputs up to this size travel in the queue; larger ones are read from the record. */
 const INLINE_INPUT_BYTES = 64 * 1024;
-const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
 /** Sandbox start and dependency checks on top of the function's own timeout. */
 const SYNC_WAIT_MARGIN_MS = 30_000;
+/** How long a stale-looking record's job is probed for a completion the queue already holds. */
+const COMPLETION_PROBE_MS = 250;
 
 export interface SubmitRequest {
   tenant: Tenant;
@@ -54,6 +61,8 @@ export interface ExecutionServiceDeps {
   queue: Queue;
   results: ResultStorePort;
   preparer: ExecutionPreparer;
+  /** Where workers record attempts; lets a correction close the attempt a lost worker left open. */
+  attempts?: Pick<ControlStore, 'recordAttempt' | 'listAttempts'>;
 }
 
 export class ExecutionService {
@@ -85,10 +94,11 @@ export class ExecutionService {
     if (record.status !== 'dead' && record.status !== 'failed' && record.status !== 'timed_out') {
       throw new RelayError('INVALID_STATE', `execution ${id} is ${record.status}; only dead, failed or timed out executions can be retried`);
     }
+    const previous = (await this.#deps.attempts?.listAttempts(id))?.at(-1)?.attempt ?? record.attempt;
     await results.update(id, { status: 'queued', output: null, error: null, attempt: 0, finishedAt: null, startedAt: null });
     await results.appendLogs(id, [{ stream: 'system', time: new Date().toISOString(), line: '[relay] re-driven: queued again with fresh attempts' }]);
     try {
-      await queue.enqueue(this.#job(record, tenant, record.input, false));
+      await queue.enqueue(this.#job(record, tenant, record.input, false, previous));
     } catch (err) {
       await results.update(id, { status: record.status, error: record.error, finishedAt: record.finishedAt });
       throw err;
@@ -157,11 +167,33 @@ export class ExecutionService {
       startedAt: null,
       finishedAt: null,
     };
-    await results.create(record);
-    const inline = inputBytes <= INLINE_INPUT_BYTES;
     try {
-      await this.#deps.queue.enqueue(this.#job(record, tenant, inline ? record.input : undefined, !request.async));
+      await results.create(record);
     } catch (err) {
+      // Another process took the key between our lookup and insert: answer with its execution.
+      if (idempotencyKey === undefined || !isIdempotencyKeyTaken(err)) throw err;
+      const since = new Date(Date.now() - IDEMPOTENCY_WINDOW_MS).toISOString();
+      const winner = await results.findByIdempotencyKey(tenant.id, idempotencyKey, since);
+      if (!winner) throw err;
+      return this.#replay(winner, request);
+    }
+    await this.#admit(record, tenant, request.async, inputBytes);
+    if (request.async) return { record, replayed: false, finished: false };
+    return this.#awaitSync(record, request.signal);
+  }
+
+  /**
+   * Hands a recorded execution to the queue. A full queue leaves it
+   * `rejected` (it was never queued) and the caller gets the 429.
+   */
+  async #admit(record: ExecutionRecord, tenant: Tenant, isAsync: boolean, inputBytes?: number): Promise<void> {
+    const { results } = this.#deps;
+    const inline = (inputBytes ?? Buffer.byteLength(JSON.stringify(record.input))) <= INLINE_INPUT_BYTES;
+    try {
+      await this.#deps.queue.enqueue(this.#job(record, tenant, inline ? record.input : undefined, !isAsync));
+    } catch (err) {
+      // Only a re-admission can meet its own job: a racing replay already queued it.
+      if (err instanceof RelayError && err.code === 'CONFLICT') return;
       if (err instanceof RelayError && err.code === 'QUEUE_FULL') {
         const error = { type: 'QueueFull', message: err.message };
         await results.update(record.id, { status: 'rejected', error, finishedAt: new Date().toISOString() });
@@ -170,11 +202,18 @@ export class ExecutionService {
       }
       throw err;
     }
-    if (request.async) return { record, replayed: false, finished: false };
-    return this.#awaitSync(record, request.signal);
   }
 
   async #replay(earlier: ExecutionRecord, request: SubmitRequest): Promise<SubmitResult> {
+    if (earlier.status === 'rejected') {
+      // A 429 tells the caller to come back later; coming back with the same
+      // key must try again, not replay the refusal for a day.
+      const again: ExecutionRecord = { ...earlier, status: 'queued', error: null, finishedAt: null };
+      await this.#deps.results.update(earlier.id, { status: 'queued', error: null, finishedAt: null });
+      await this.#admit(again, request.tenant, earlier.async);
+      if (earlier.async) return { record: again, replayed: true, finished: false };
+      return { ...(await this.#awaitSync(again, request.signal)), replayed: true };
+    }
     if (request.async || TERMINAL_STATUSES.has(earlier.status)) {
       return { record: earlier, replayed: true, finished: TERMINAL_STATUSES.has(earlier.status) };
     }
@@ -192,16 +231,63 @@ export class ExecutionService {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const completion = await queue.waitForCompletion(record.id, timeoutSeconds * 1000 + SYNC_WAIT_MARGIN_MS);
-      const latest = (await results.get(record.tenantId, record.id)) ?? record;
+      let latest = (await results.get(record.tenantId, record.id)) ?? record;
+      if (completion !== null) latest = await this.#correct(latest, completion);
       return { record: latest, replayed: false, finished: completion !== null && TERMINAL_STATUSES.has(latest.status) };
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
   }
 
-  #job(record: ExecutionRecord, tenant: Tenant, input: unknown, sync: boolean) {
+  /** Every recorded attempt of an execution, oldest first (none without an attempt log). */
+  async attempts(id: string): Promise<ExecutionAttempt[]> {
+    return (await this.#deps.attempts?.listAttempts(id)) ?? [];
+  }
+
+  /**
+   * The record as it should read. A record still `running` long after its
+   * attempt could have ended may belong to a worker that vanished: when the
+   * queue has since finished the job (dead, or cancelled) the record is
+   * corrected. Cheap for live records: only stale-looking ones are probed.
+   */
+  async reconcile(record: ExecutionRecord): Promise<ExecutionRecord> {
+    if (record.status !== 'running' || record.startedAt === null) return record;
+    const version = await this.#deps.preparer.version(record.rufid, record.version);
+    const timeoutMs = (version.manifest.limits?.timeoutSeconds ?? this.#deps.config.execution.timeoutSeconds) * 1000;
+    const leaseMs = this.#deps.config.queue.leaseSeconds * 1000;
+    if (Date.parse(record.startedAt) + timeoutMs + leaseMs > Date.now()) return record;
+    const completion = await this.#deps.queue.waitForCompletion(record.id, COMPLETION_PROBE_MS);
+    return completion === null ? record : this.#correct(record, completion);
+  }
+
+  /** Writes the end the queue reached (dead or cancelled) into a record no worker finished. */
+  async #correct(record: ExecutionRecord, completion: Completion): Promise<ExecutionRecord> {
+    if (TERMINAL_STATUSES.has(record.status)) return record;
+    if (completion.status !== 'dead' && completion.status !== 'cancelled') return record;
+    // A completion from before a re-drive says nothing about the current drive.
+    if (record.startedAt !== null && completion.finishedAt < Date.parse(record.startedAt)) return record;
+    const { results, attempts } = this.#deps;
+    let lost = null;
+    for (const a of (await attempts?.listAttempts(record.id)) ?? []) {
+      if (a.status !== 'running') continue;
+      lost = a;
+      await attempts?.recordAttempt(record.id, abandonedAttempt(a));
+    }
+    const who = lost?.workerId ? `worker ${lost.workerId}` : 'its worker';
+    const error: ExecutionError =
+      completion.status === 'cancelled'
+        ? { type: 'Cancelled', message: `Execution was cancelled; ${who} stopped before confirming it` }
+        : { type: WORKER_LOST, message: `${who} stopped renewing its lease during attempt ${record.attempt} (crashed or cut off) and no attempts are left` };
+    const finishedAt = new Date(completion.finishedAt).toISOString();
+    await results.update(record.id, { status: completion.status, error, finishedAt });
+    await results.appendLogs(record.id, [{ stream: 'system', time: new Date().toISOString(), line: `[relay] ${error.message}` }]);
+    return { ...record, status: completion.status, error, finishedAt };
+  }
+
+  #job(record: ExecutionRecord, tenant: Tenant, input: unknown, sync: boolean, attemptBase = 0): NewJob {
     const payload: ExecutionPayload = { rufid: record.rufid, version: record.version, branch: record.branch, sync };
     if (input !== undefined) payload.input = input;
+    if (attemptBase > 0) payload.attemptBase = attemptBase;
     return {
       id: record.id,
       tenantId: tenant.id,
