@@ -2,18 +2,21 @@
  * The worker: claims as many jobs as it has free execution slots, runs
  * each through the engine, and acknowledges the queue — complete, retry
  * later, or dead. Heartbeats keep its leases alive and tell it of cancels;
- * a periodic reap returns the leases of workers that died. On stop it
- * claims nothing more, lets running work finish within a grace period,
- * then gives back what is left so nothing is lost.
+ * a periodic reap returns the leases of workers that died. Each attempt
+ * is written down (worker, outcome, timing) as it starts and ends, so an
+ * attempt whose worker vanished still shows. On stop it claims nothing
+ * more, lets running work finish within a grace period, then gives back
+ * what is left so nothing is lost.
  */
 import { randomBytes } from 'node:crypto';
-import type { ExecutionError, ExecutionRecord } from '../domain/index.ts';
+import type { ExecutionAttempt, ExecutionError, ExecutionRecord, ExecutionStatus } from '../domain/index.ts';
 import type { ExecutionEngine } from '../engine/engine.ts';
-import { decideAfterAttempt } from '../engine/retry.ts';
+import { abandonedAttempt, decideAfterAttempt } from '../engine/retry.ts';
 import type { RetryPolicy } from '../engine/retry.ts';
 import type { ExecutionPayload } from '../engine/submit.ts';
 import type { LeasedJob, Queue } from '../queue/port.ts';
 import type { ResultStorePort } from '../results/port.ts';
+import type { ControlStore } from '../store/index.ts';
 
 export interface WorkerLogger {
   info(obj: object, msg: string): void;
@@ -21,14 +24,20 @@ export interface WorkerLogger {
   error(obj: object, msg: string): void;
 }
 
+/** Where attempts are written down (the control store satisfies it). */
+export type AttemptLog = Pick<ControlStore, 'recordAttempt' | 'listAttempts'>;
+
 export interface WorkerOptions {
   queue: Queue;
-  engine: ExecutionEngine;
+  /** The engine's slots and run() are all the worker uses. */
+  engine: Pick<ExecutionEngine, 'slots' | 'run'>;
   results: ResultStorePort;
   logger: WorkerLogger;
   workerId?: string;
   leaseMs: number;
   retryPolicy?: RetryPolicy;
+  /** Every attempt's worker, outcome and timing; without it attempts are not recorded. */
+  attempts?: AttemptLog;
   /** How often expired leases are looked for (default: a third of the lease). */
   reapIntervalMs?: number;
 }
@@ -141,8 +150,9 @@ export class Worker {
 
   async #execute(entry: Running): Promise<void> {
     const { job, controller } = entry;
-    const { engine, queue, results } = this.#opts;
+    const { engine, results } = this.#opts;
     const payload = job.payload as ExecutionPayload;
+    const opened = this.#openAttempt(job.id, (payload.attemptBase ?? 0) + job.attempt);
     let input = payload.input;
     if (input === undefined) input = (await results.get(null, job.id))?.input ?? null;
     const record = await engine.run(
@@ -158,18 +168,48 @@ export class Worker {
         traceparent: job.traceparent,
       },
       controller.signal,
-      () => entry.abortReason !== 'lease-lost',
+      // A lost lease belongs to the next attempt; a shutdown hands the job on,
+      // and a `cancelled` verdict written now would tell pollers it is over.
+      () => entry.abortReason === undefined || entry.abortReason === 'cancelled',
     );
-    if (entry.abortReason === 'lease-lost') return;
-    if (entry.abortReason === 'shutdown') {
-      await this.#giveBack(job, record);
+    const attempt = await opened;
+    if (entry.abortReason === 'lease-lost') {
+      await this.#closeAttempt(job.id, attempt, 'failed', {
+        type: 'LeaseLost',
+        message: `worker ${this.id} lost its lease (heartbeats did not reach the queue in time); the job went to another attempt`,
+      });
       return;
     }
+    if (entry.abortReason === 'shutdown') {
+      if (record.status === 'cancelled') return this.#giveBack(job, payload, attempt);
+      // It finished on its own as the grace ran out: keep that verdict (the engine did not write it).
+      await results.update(job.id, {
+        status: record.status,
+        output: record.output,
+        error: record.error,
+        timings: record.timings,
+        usage: record.usage,
+        cost: record.cost,
+        finishedAt: record.finishedAt ?? new Date().toISOString(),
+      });
+    }
+    await this.#closeAttempt(job.id, attempt, record.status, record.error);
+    await this.#settle(job, payload, record);
+  }
+
+  /** Acknowledges the queue after an attempt: finish, retry later, or dead. */
+  async #settle(
+    job: LeasedJob,
+    payload: ExecutionPayload,
+    record: Pick<ExecutionRecord, 'status' | 'error'>,
+  ): Promise<void> {
+    const { queue, results } = this.#opts;
     const decision = decideAfterAttempt(record, job.attempt, job.maxAttempts, !payload.sync, this.#opts.retryPolicy);
     if (decision.action === 'retry') {
       const retryAt = Date.now() + decision.delayMs;
       if (await queue.fail(this.id, job.id, { retryAt })) {
-        await results.update(job.id, { status: 'queued' });
+        // The last attempt's error stays visible while the next one waits.
+        await results.update(job.id, { status: 'queued', finishedAt: null });
         await this.#note(job.id, `[relay] attempt ${job.attempt} of ${job.maxAttempts} ended ${describe(record)}; retrying in ${(decision.delayMs / 1000).toFixed(1)}s`);
       }
       return;
@@ -179,20 +219,86 @@ export class Worker {
         type: record.error?.type ?? 'RetriesExhausted',
         message: `all ${job.maxAttempts} attempts failed; last: ${record.error?.message ?? record.status}`,
       };
-      await results.update(job.id, { status: 'dead', error });
+      await results.update(job.id, { status: 'dead', error, finishedAt: new Date().toISOString() });
       await this.#note(job.id, `[relay] attempt ${job.attempt} of ${job.maxAttempts} ended ${describe(record)}; no attempts left`);
       await queue.complete(this.id, job.id, { status: 'dead' });
       return;
     }
-    await queue.complete(this.id, job.id, { status: record.status === 'queued' || record.status === 'running' || record.status === 'rejected' ? 'failed' : record.status });
+    const status = record.status === 'queued' || record.status === 'running' || record.status === 'rejected' ? 'failed' : record.status;
+    await queue.complete(this.id, job.id, { status });
   }
 
-  /** Shutdown: the attempt is handed back to the queue for another worker, as if it never ran. */
-  async #giveBack(job: LeasedJob, record: ExecutionRecord): Promise<void> {
+  /**
+   * Shutdown cut an attempt short: the job goes back to the queue for another
+   * worker. Without an attempt left the queue would only bury it as dead, so
+   * it is settled here as a failed attempt instead, and its caller told why.
+   */
+  async #giveBack(job: LeasedJob, payload: ExecutionPayload, attempt: ExecutionAttempt | null): Promise<void> {
     const { queue, results } = this.#opts;
+    const error: ExecutionError = {
+      type: 'WorkerShutdown',
+      message: `worker ${this.id} was stopped and its shutdown grace ran out during attempt ${job.attempt}`,
+    };
+    await this.#closeAttempt(job.id, attempt, 'failed', error);
+    if (job.attempt >= job.maxAttempts) {
+      await results.update(job.id, { status: 'failed', output: null, error, finishedAt: new Date().toISOString() });
+      await this.#settle(job, payload, { status: 'failed', error });
+      return;
+    }
     if (await queue.fail(this.id, job.id, { retryAt: Date.now() })) {
-      await results.update(job.id, { status: 'queued', error: null, finishedAt: null });
-      await this.#note(job.id, `[relay] worker ${this.id} stopped during attempt ${job.attempt} (${record.status}); handed back to the queue`);
+      await results.update(job.id, { status: 'queued', output: null, error: null, finishedAt: null });
+      await this.#note(job.id, `[relay] worker ${this.id} stopped during attempt ${job.attempt}; handed back to the queue`);
+    }
+  }
+
+  /** Records an attempt as running (closing earlier ones whose worker vanished); null without an attempt log. */
+  async #openAttempt(executionId: string, attempt: number): Promise<ExecutionAttempt | null> {
+    const log = this.#opts.attempts;
+    if (!log) return null;
+    const opened: ExecutionAttempt = {
+      attempt,
+      status: 'running',
+      error: null,
+      workerId: this.id,
+      startedAt: new Date().toISOString(),
+      finishedAt: null,
+      durationMs: null,
+    };
+    try {
+      // An earlier attempt still "running" lost its worker: the queue re-delivered it after the lease ran out.
+      if (attempt > 1) {
+        for (const earlier of await log.listAttempts(executionId)) {
+          if (earlier.attempt < attempt && earlier.status === 'running') {
+            await log.recordAttempt(executionId, abandonedAttempt(earlier));
+          }
+        }
+      }
+      await log.recordAttempt(executionId, opened);
+    } catch (err) {
+      this.#opts.logger.warn({ err, execution: executionId, attempt }, 'could not record the attempt');
+    }
+    return opened;
+  }
+
+  async #closeAttempt(
+    executionId: string,
+    opened: ExecutionAttempt | null,
+    status: ExecutionStatus,
+    error: ExecutionError | null,
+  ): Promise<void> {
+    const log = this.#opts.attempts;
+    if (!log || !opened) return;
+    const finishedAt = new Date();
+    try {
+      await log.recordAttempt(executionId, {
+        ...opened,
+        status,
+        error,
+        finishedAt: finishedAt.toISOString(),
+        durationMs: finishedAt.getTime() - Date.parse(opened.startedAt),
+      });
+    } catch (err) {
+      this.#opts.logger.warn({ err, execution: executionId, attempt: opened.attempt }, 'could not record the attempt');
     }
   }
 
@@ -230,7 +336,7 @@ export class Worker {
   }
 }
 
-function describe(record: ExecutionRecord): string {
+function describe(record: Pick<ExecutionRecord, 'status' | 'error'>): string {
   return record.error ? `${record.status} (${record.error.type}: ${record.error.message})` : record.status;
 }
 
