@@ -57,14 +57,37 @@ function queueUrl(graph: Graph): string {
   return config.queueUrl;
 }
 
+/**
+ * Namespace parameters a network queue URL may carry, so processes that
+ * share a server keep apart by setting alone: `?schema=` (Postgres) and
+ * `?keyPrefix=` (Redis). They are taken off the URL the driver sees.
+ */
+export function queueNamespace(url: string): { url: string; schema?: string; keyPrefix?: string } {
+  if (!/^(postgres(ql)?|rediss?):\/\//.test(url)) return { url };
+  const parsed = new URL(url);
+  const schema = parsed.searchParams.get('schema') ?? undefined;
+  const keyPrefix = parsed.searchParams.get('keyPrefix') ?? undefined;
+  if (schema === undefined && keyPrefix === undefined) return { url };
+  parsed.searchParams.delete('schema');
+  parsed.searchParams.delete('keyPrefix');
+  return {
+    url: parsed.toString(),
+    ...(schema !== undefined ? { schema } : {}),
+    ...(keyPrefix !== undefined ? { keyPrefix } : {}),
+  };
+}
+
 /** Builds the execution plane for this process. */
 export async function createExecutionPlane(graph: Graph, options: PlaneOptions): Promise<ExecutionPlane> {
   const { config, logger, store, registry, secrets } = graph;
-  const queue = await createQueue(queueUrl(graph), {
+  const namespace = queueNamespace(queueUrl(graph));
+  const schema = options.queueSchema ?? namespace.schema;
+  const keyPrefix = options.queueKeyPrefix ?? namespace.keyPrefix;
+  const queue = await createQueue(namespace.url, {
     maxQueuedPerTenant: config.queue.maxPerTenant,
     maxQueuedTotal: config.queue.maxTotal,
-    ...(options.queueSchema ? { schema: options.queueSchema } : {}),
-    ...(options.queueKeyPrefix ? { keyPrefix: options.queueKeyPrefix } : {}),
+    ...(schema ? { schema } : {}),
+    ...(keyPrefix ? { keyPrefix } : {}),
   });
   const results = new StoreResultStore(store, {
     onSinkError: (sink, err) => logger.warn({ err, sink }, 'result sink failed'),
@@ -101,7 +124,7 @@ export async function createExecutionPlane(graph: Graph, options: PlaneOptions):
     secrets,
     dependencies: builds,
   });
-  const service = new ExecutionService({ config, queue, results, preparer });
+  const service = new ExecutionService({ config, queue, results, preparer, attempts: store });
 
   let engine: ExecutionEngine | undefined;
   let worker: Worker | undefined;
@@ -124,6 +147,8 @@ export async function createExecutionPlane(graph: Graph, options: PlaneOptions):
       results,
       logger: logger.child({ component: 'worker' }),
       leaseMs: config.queue.leaseSeconds * 1000,
+      retryPolicy: config.retry,
+      attempts: store,
     });
     worker.start();
     sweeper = startRetentionSweeper(results, config.execution.resultRetentionHours, undefined, (err) =>
