@@ -1,9 +1,9 @@
 /**
- * bubblewrap command lines: the namespaces, the read-only view of the host
- * (only /usr, the lib symlinks, the interpreter's own paths and a handful
- * of /etc files) and the writable size-capped /tmp. Secrets never appear
- * here: the environment travels through `--args FD`, which the host's
- * process list cannot show.
+ * bubblewrap options: the namespaces, the read-only view of the host (only
+ * /usr, the lib symlinks, the interpreter's own paths and a handful of /etc
+ * files) and the writable size-capped /tmp. They travel, with the
+ * environment, through `--args FD`: neither the host's process list nor
+ * the sandbox's /proc/1/cmdline shows secrets or host paths.
  */
 import { lstatSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
@@ -47,7 +47,7 @@ export interface BwrapPlan {
   cwd: string;
   hostname: string;
   /** Descriptor numbers (in the child) of the data pipes bwrap reads at start. */
-  fds: { args: number; seccomp: number | null; passwd: number; group: number };
+  fds: { seccomp: number | null; passwd: number; group: number };
 }
 
 /** How the host's root-level directories map into the sandbox (merged-/usr symlinks or real dirs). */
@@ -68,8 +68,6 @@ export function rootLayout(): string[] {
 /** The bwrap options (everything before the command). */
 export function bwrapArgs(plan: BwrapPlan, layout: readonly string[]): string[] {
   const args = [
-    '--args',
-    String(plan.fds.args),
     '--unshare-user',
     '--unshare-pid',
     '--unshare-ipc',
@@ -134,9 +132,9 @@ function extraHostPaths(paths: readonly string[]): string[] {
   return kept;
 }
 
-/** The `--args` payload: the command's environment, NUL-separated. */
-export function envArgs(env: Record<string, string>): Buffer {
-  const parts = ['--clearenv'];
+/** The `--args` payload: the options, then the command's environment, NUL-separated. */
+export function argsPayload(options: readonly string[], env: Record<string, string>): Buffer {
+  const parts = [...options, '--clearenv'];
   for (const [k, v] of Object.entries(env)) {
     if (k === '' || k.includes('=') || k.includes('\0') || v.includes('\0')) continue;
     parts.push('--setenv', k, v);

@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Writable } from 'node:stream';
 import { launch } from '../launcher.ts';
 import type { Rlimits } from '../limits/index.ts';
-import { bwrapArgs, envArgs, GROUP, PASSWD, type Bind } from './args.ts';
+import { argsPayload, bwrapArgs, GROUP, PASSWD, type Bind } from './args.ts';
 
 export interface BwrapLaunch {
   bwrapPath: string;
@@ -44,7 +44,7 @@ export function spawnBwrap(l: BwrapLaunch): ChildProcess {
   );
   const child = launch(
     {
-      argv: [l.bwrapPath, ...options, '--', ...l.argv],
+      argv: [l.bwrapPath, '--args', String(fds.args), '--', ...l.argv],
       env: {},
       procsFiles: l.procsFiles,
       rlimits: l.rlimits,
@@ -58,7 +58,7 @@ export function spawnBwrap(l: BwrapLaunch): ChildProcess {
     s.on('error', () => undefined);
     s.end(data);
   };
-  feed(fds.args, envArgs(l.env));
+  feed(fds.args, argsPayload(options, l.env));
   feed(fds.passwd, PASSWD);
   feed(fds.group, GROUP);
   if (l.seccomp && fds.seccomp !== null) feed(fds.seccomp, l.seccomp);

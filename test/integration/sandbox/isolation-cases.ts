@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SandboxProvider } from '../../../src/sandbox/port.ts';
-import { makeSpec, TEST_LIMITS } from './fixtures/runtime.ts';
+import { makeSpec, TASK_DIR, TEST_LIMITS } from './fixtures/runtime.ts';
 import { call, outputOf } from './helpers.ts';
 
 const T = { timeout: 60_000 };
@@ -117,6 +117,24 @@ export function runIsolationConformance(
           await call(sb, { action: 'subprocess_run', argv: ['/usr/bin/echo', 'child ok'] }),
         );
         assert.deepEqual(out, { code: 0, stdout: 'child ok\n' });
+      } finally {
+        await sb.destroy();
+      }
+    },
+  );
+
+  test(
+    "the sandbox's process list does not reveal host paths",
+    { ...T, ...isolatedOnly('it sees every host process') },
+    async () => {
+      const sb = await provider().start(makeSpec());
+      try {
+        for (const pid of [1, 2]) {
+          const cmdline = outputOf(
+            await call(sb, { action: 'read_text', path: `/proc/${pid}/cmdline` }),
+          );
+          assert.ok(!cmdline.includes(TASK_DIR), cmdline);
+        }
       } finally {
         await sb.destroy();
       }
