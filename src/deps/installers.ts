@@ -90,15 +90,18 @@ function localSource(source: string | undefined): string | null {
   return path.resolve(source);
 }
 
-const PYTHON_PROBE = [
-  'import json, sys, sysconfig, os',
-  'try:',
-  '    import pip; pv = pip.__version__; pd = os.path.dirname(os.path.dirname(pip.__file__))',
-  'except Exception:',
-  '    pv = None; pd = ""',
-  'p = sysconfig.get_paths()',
-  'print(json.dumps({"version": sys.version, "pip": pv, "paths": [os.path.realpath(sys.executable), p["stdlib"], p["platstdlib"], pd]}))',
-].join('\n');
+// Finds pip without importing it (importing pip costs ~0.3 s, paid by the first lookup of every process).
+const PYTHON_PROBE = String.raw`
+import json, os, re, sys, sysconfig, importlib.util
+spec = importlib.util.find_spec("pip")
+pv, pd = None, ""
+if spec and spec.origin:
+    pd = os.path.dirname(os.path.dirname(spec.origin))
+    m = re.search(r"__version__\s*=\s*[\x22\x27]([^\x22\x27]+)", open(spec.origin).read())
+    pv = m.group(1) if m else "unknown"
+p = sysconfig.get_paths()
+print(json.dumps({"version": sys.version, "pip": pv, "paths": [os.path.realpath(sys.executable), p["stdlib"], p["platstdlib"], pd]}))
+`;
 
 /** pip, run by the configured interpreter into `--target`. */
 export function createPipInstaller(settings: InstallerSettings): Installer {

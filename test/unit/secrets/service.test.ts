@@ -296,3 +296,37 @@ test('the service redactor stars resolved values in log lines', async (t) => {
   const values = Object.values(await secrets.resolve('tenant-a', ['PRINTED']));
   assert.equal(secrets.redactor(values)('env PRINTED=printed-secret'), 'env PRINTED=***');
 });
+
+test('secrets written under a generated key file stay readable after RELAY_SECRETS_KEY is set, and rotate migrates them', async (t) => {
+  const { dir, store } = await world(t);
+  const generated = createSecretsService({ store, dataDir: dir });
+  await generated.put('tenant-a', 'BEFORE_ENV', 'from-the-file-key');
+  const envKey = randomBytes(32).toString('base64');
+  const configured = createSecretsService({ store, dataDir: dir, secretsKey: envKey });
+  assert.deepEqual(await configured.resolve('tenant-a', ['BEFORE_ENV']), {
+    BEFORE_ENV: 'from-the-file-key',
+  });
+  assert.equal((await configured.rotate(envKey)).reEncrypted, 1);
+  const [row] = await store.getSecrets('tenant-a', ['BEFORE_ENV']);
+  assert.equal(row!.keyId, configured.keyId);
+});
+
+test('previous keys given to the service decrypt secrets written under them', async (t) => {
+  const { dir, store } = await world(t);
+  const oldKey = randomBytes(32).toString('hex');
+  const newKey = randomBytes(32).toString('hex');
+  await createSecretsService({ store, dataDir: dir, secretsKey: oldKey }).put(
+    'tenant-a',
+    'OLD_ONE',
+    'old-key-value',
+  );
+  const withoutOld = createSecretsService({ store, dataDir: dir, secretsKey: newKey });
+  await assert.rejects(withoutOld.resolve('tenant-a', ['OLD_ONE']), /does not have/);
+  const withOld = createSecretsService({
+    store,
+    dataDir: dir,
+    secretsKey: newKey,
+    previousKeys: [oldKey],
+  });
+  assert.deepEqual(await withOld.resolve('tenant-a', ['OLD_ONE']), { OLD_ONE: 'old-key-value' });
+});
