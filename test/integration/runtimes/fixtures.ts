@@ -3,9 +3,21 @@
  * function's files, a private tmp dir, and a bootstrap started on them.
  * Everything is removed when the test ends.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  closeSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { TestContext } from 'node:test';
 import type { RuntimeAdapter } from '../../../src/runtimes/index.ts';
 import { startBootstrap, type BootstrapClient } from '../../support/invoke-client.ts';
@@ -85,4 +97,63 @@ export async function startReady(
       `bootstrap not ready: ${JSON.stringify(ready.error)}; stderr: ${client.stderr}`,
     );
   return client;
+}
+
+export interface FifoBootstrap {
+  /** The next line the bootstrap wrote on fd 4, parsed. */
+  next(): Promise<unknown>;
+  /** Writes one request line into the FIFO, once the bootstrap has had time to wait on it empty. */
+  send(message: unknown): Promise<void>;
+  /** Closes the FIFO's write end and resolves with the exit code. */
+  close(): Promise<number | null>;
+}
+
+/**
+ * Starts a bootstrap whose fd 3 is a FIFO opened non-blocking (spawn gives
+ * blocking pipes; a bootstrap must not depend on that).
+ */
+export function startOnNonBlockingFifo(
+  t: TestContext,
+  adapter: RuntimeAdapter,
+  entrypoint: string,
+  files: Files,
+): FifoBootstrap {
+  const dirs = taskDirs(t, files);
+  const fifo = join(dirs.tmpDir, 'requests');
+  execFileSync('mkfifo', [fifo]);
+  const requests = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const writer = openSync(fifo, constants.O_WRONLY);
+  const launch = adapter.launch(entrypoint, { ...dirs, bootstrapDir: adapter.bootstrapDir });
+  const child = spawn(launch.argv[0]!, launch.argv.slice(1), {
+    env: launch.env,
+    stdio: ['ignore', 'ignore', 'inherit', requests, 'pipe'],
+  });
+  closeSync(requests);
+  t.after(() => child.kill('SIGKILL'));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const lines: string[] = [];
+  const waiters: (() => void)[] = [];
+  let partial = '';
+  (child.stdio[4] as Readable).setEncoding('utf8').on('data', (chunk: string) => {
+    const pieces = (partial + chunk).split('\n');
+    partial = pieces.pop()!;
+    lines.push(...pieces);
+    waiters.splice(0).forEach((wake) => wake());
+  });
+  const next = async (): Promise<unknown> => {
+    while (lines.length === 0) await new Promise<void>((wake) => waiters.push(wake));
+    return JSON.parse(lines.shift()!);
+  };
+  return {
+    next,
+    send: async (message) => {
+      // A read on an empty non-blocking descriptor is the case under test.
+      await delay(200);
+      writeSync(writer, `${JSON.stringify(message)}\n`);
+    },
+    close: () => {
+      closeSync(writer);
+      return exited;
+    },
+  };
 }

@@ -4,14 +4,10 @@
  * Lambda style, and their failures.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, constants, openSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { NodeRuntime } from '../../../src/runtimes/index.ts';
 import { testContext } from '../../support/invoke-client.ts';
-import { start, startReady, taskDirs, type Files } from './fixtures.ts';
+import { start, startOnNonBlockingFifo, startReady, type Files } from './fixtures.ts';
 
 const node = new NodeRuntime();
 
@@ -332,31 +328,9 @@ test('the handler sees only the runtime environment and the function env', async
 });
 
 test('requests on a non-blocking fd 3 are still served', async (t) => {
-  const dirs = taskDirs(t, { 'index.mjs': ECHO });
-  const fifo = join(dirs.tmpDir, 'requests');
-  execFileSync('mkfifo', [fifo]);
-  const requests = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-  const writer = openSync(fifo, constants.O_WRONLY);
-  const launch = node.launch('index.handler', { ...dirs, bootstrapDir: node.bootstrapDir });
-  const child = spawn(launch.argv[0]!, launch.argv.slice(1), {
-    env: launch.env,
-    stdio: ['ignore', 'ignore', 'inherit', requests, 'pipe'],
-  });
-  closeSync(requests);
-  t.after(() => child.kill('SIGKILL'));
-  const replies: string[] = [];
-  const next = () =>
-    new Promise<string>((resolve) => {
-      const poll = () => (replies.length > 0 ? resolve(replies.shift()!) : setTimeout(poll, 5));
-      poll();
-    });
-  (child.stdio[4] as Readable).setEncoding('utf8').on('data', (chunk: string) => {
-    replies.push(...chunk.split('\n').filter((line) => line !== ''));
-  });
-  assert.deepEqual(JSON.parse(await next()), { ready: true });
-  writeSync(writer, `${JSON.stringify({ id: 'r1', input: 'via fifo', context: testContext() })}\n`);
-  assert.deepEqual(JSON.parse(await next()), { id: 'r1', ok: true, output: 'via fifo' });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  closeSync(writer);
-  assert.equal(await exited, 0);
+  const bootstrap = startOnNonBlockingFifo(t, node, 'index.handler', { 'index.mjs': ECHO });
+  assert.deepEqual(await bootstrap.next(), { ready: true });
+  await bootstrap.send({ id: 'r1', input: 'via fifo', context: testContext() });
+  assert.deepEqual(await bootstrap.next(), { id: 'r1', ok: true, output: 'via fifo' });
+  assert.equal(await bootstrap.close(), 0);
 });

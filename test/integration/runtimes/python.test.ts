@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PythonRuntime } from '../../../src/runtimes/index.ts';
 import { testContext } from '../../support/invoke-client.ts';
-import { start, startReady } from './fixtures.ts';
+import { start, startOnNonBlockingFifo, startReady } from './fixtures.ts';
 
 const python = new PythonRuntime();
 
@@ -285,4 +285,12 @@ test('a malformed request line is answered with InvalidRequest', async (t) => {
   assert.equal(reply.ok, false);
   assert.equal(reply.error?.type, 'InvalidRequest');
   assert.equal((await client.invoke('next')).output, 'next');
+});
+
+test('requests on a non-blocking fd 3 are still served', async (t) => {
+  const bootstrap = startOnNonBlockingFifo(t, python, 'main.handler', { 'main.py': ECHO });
+  assert.deepEqual(await bootstrap.next(), { ready: true });
+  await bootstrap.send({ id: 'r1', input: 'via fifo', context: testContext() });
+  assert.deepEqual(await bootstrap.next(), { id: 'r1', ok: true, output: 'via fifo' });
+  assert.equal(await bootstrap.close(), 0);
 });

@@ -76,11 +76,14 @@ class _Channel:
     """The two protocol pipes, moved off fds 3/4 so child processes of the function never inherit them."""
 
     def __init__(self):
-        # os.dup returns a non-inheritable descriptor.
-        self._in = os.fdopen(os.dup(3), "rb", buffering=1 << 16)
-        self._out = os.dup(4)
+        # os.dup returns a non-inheritable descriptor. Blocking mode, because
+        # buffered readline and the write loop below assume it.
+        request_fd, self._out = os.dup(3), os.dup(4)
         os.close(3)
         os.close(4)
+        os.set_blocking(request_fd, True)
+        os.set_blocking(self._out, True)
+        self._in = os.fdopen(request_fd, "rb", buffering=1 << 16)
 
     def read(self):
         return self._in.readline()
