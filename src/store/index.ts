@@ -17,7 +17,8 @@ export interface CreateStoreOptions {
 
 /**
  * Open the store a URL names and apply pending migrations: `sqlite:<path>`,
- * `sqlite::memory:` or `postgres://...` (`postgresql://` too).
+ * `sqlite::memory:` or `postgres://...` (`postgresql://` too; `?schema=name`
+ * picks the schema when `options.schema` does not).
  */
 export async function createStore(
   url: string,
@@ -30,8 +31,13 @@ export async function createStore(
     const { openSqliteStore } = await import('./sqlite/index.ts');
     store = openSqliteStore(file);
   } else if (/^postgres(ql)?:\/\//.test(url)) {
+    // `?schema=` lets a setting alone (RELAY_DATABASE_URL) pick the schema, so
+    // processes sharing a server can keep apart; the driver never sees it.
+    const parsed = new URL(url);
+    const schema = options.schema ?? parsed.searchParams.get('schema') ?? undefined;
+    parsed.searchParams.delete('schema');
     const { openPostgresStore } = await import('./postgres/index.ts');
-    store = await openPostgresStore(url, { schema: options.schema });
+    store = await openPostgresStore(parsed.toString(), { schema });
   } else {
     throw new Error(
       `unsupported database URL: expected sqlite:<path> or postgres://..., got ${redact(url)}`,
