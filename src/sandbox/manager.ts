@@ -98,7 +98,7 @@ export class SandboxManager {
     return { warm: this.lru.size, busy: this.busy.size };
   }
 
-  /** Destroy every sandbox, idle or busy; later acquires fail. */
+  /** Destroy every sandbox, idle or busy, and close the provider; later acquires fail. */
   async close(): Promise<void> {
     this.closed = true;
     const all = [...this.lru.keys(), ...this.busy];
