@@ -139,7 +139,7 @@ export async function markerFor(
  */
 export class EntryValidator {
   readonly #layout: CacheLayout;
-  readonly #verified = new Map<string, string>();
+  readonly #verified = new Map<string, { stamp: string; marker: Marker }>();
 
   constructor(layout: CacheLayout) {
     this.#layout = layout;
@@ -150,12 +150,13 @@ export class EntryValidator {
     const info = await stat(this.#layout.marker(key)).catch(() => null);
     if (!info) return null;
     const stamp = `${info.ino}:${info.mtimeMs}`;
+    const known = this.#verified.get(key);
+    if (known?.stamp === stamp) return known.marker;
     const marker = await readMarker(this.#layout, key);
     if (!marker) return null;
-    if (this.#verified.get(key) === stamp) return marker;
     const tree = await summariseTree(this.#layout.content(key)).catch(() => null);
     if (!tree || tree.digest !== marker.digest || tree.files !== marker.files) return null;
-    this.#verified.set(key, stamp);
+    this.#verified.set(key, { stamp, marker });
     return marker;
   }
 

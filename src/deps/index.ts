@@ -14,6 +14,5 @@ export type { BuildService, BuildServiceOptions } from './build.ts';
 export { specFor, normaliseRequirements, DEPENDENCY_FILES } from './spec.ts';
 export type { DependencySpec, DependencyKind, DependencyFiles } from './spec.ts';
 export { DependencyInstallError, isDependencyInstallError } from './errors.ts';
-export { createProcessInstallRunner } from './runner.ts';
 export type { InstallRunner, InstallRunRequest, InstallRunResult, InstallBind } from './runner.ts';
 export { findNpmCli } from './installers.ts';

@@ -268,6 +268,8 @@ export function createNpmInstaller(settings: InstallerSettings): Installer {
         npm_config_audit: 'false',
         npm_config_fund: 'false',
         npm_config_progress: 'false',
+        // No debug log files: they would point at a directory removed after the install.
+        npm_config_logs_max: '0',
       };
       if (settings.npmRegistry) env.npm_config_registry = settings.npmRegistry;
       return {
