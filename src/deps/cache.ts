@@ -168,9 +168,12 @@ export function createDependencyCache(options: DependencyCacheOptions): Dependen
       const seconds = (Date.now() - started) / 1000;
       if (result.timedOut || result.code !== 0) {
         options.onInstall?.(spec.runtime, false, seconds);
+        const exit = result.code === null ? `signal ${result.signal}` : `code ${result.code}`;
         const reason = result.timedOut
-          ? `the install timed out after ${Math.round(timeoutMs / 1000)} s`
-          : `the installer exited with ${result.code === null ? `signal ${result.signal}` : `code ${result.code}`}`;
+          ? `the install timed out after ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}`
+          : result.memoryExceeded
+            ? `the install ran out of memory (${memoryMb} MB)`
+            : `the installer exited with ${exit}`;
         return { ok: false, reason, log, timedOut: result.timedOut, retry: true };
       }
       await rm(dirs.home, { recursive: true, force: true });

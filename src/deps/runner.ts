@@ -34,6 +34,8 @@ export interface InstallRunResult {
   stdout: string;
   stderr: string;
   timedOut: boolean;
+  /** The runner saw the memory limit kill it (optional: not every runner can tell). */
+  memoryExceeded?: boolean;
 }
 
 /** The shape of the sandbox's `runIsolated`. */

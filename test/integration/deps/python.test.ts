@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Manifest } from '../../../src/domain/index.ts';
 import { DependencyInstallError, specFor } from '../../../src/deps/index.ts';
@@ -90,4 +91,17 @@ test('an install larger than the size cap fails and leaves nothing behind', asyn
   await assert.rejects(world.cache.ensure(spec), /over the 1.0 MB limit/);
   const key = await world.cache.keyFor(spec);
   assert.equal(existsSync(path.join(world.dataDir, 'deps', key)), false);
+});
+
+test('an install that overruns its wall clock is killed and reported as timed out', async (t) => {
+  const world = await cacheWorld(t, { installTimeoutMs: 150, bypassCacheRetry: false });
+  await zipWheel(world.wheelhouse, 'slowpkg');
+  const spec = specFor(manifest(['slowpkg==1.0.0']), {})!;
+  await assert.rejects(world.cache.ensure(spec), (err: unknown) => {
+    assert.ok(err instanceof DependencyInstallError);
+    assert.equal(err.timedOut, true);
+    assert.match(err.message, /timed out after 150 ms/);
+    return true;
+  });
+  assert.deepEqual(await readdir(path.join(world.dataDir, 'deps', '.tmp')), []);
 });
