@@ -1,5 +1,5 @@
 /**
- * The Node.js runtime: Relay's own Node 24 binary running bootstrap/node.mjs
+ * The Node.js runtime: Relay's own Node 24 binary running bootstrap/node.cjs
  * with a clean environment (an inherited NODE_OPTIONS or
  * NODE_EXTRA_CA_CERTS would change behaviour and cost start time). The
  * WASM runtime shares the binary, the flags and the bootstrap dir.
@@ -63,7 +63,7 @@ export class NodeRuntime implements RuntimeAdapter {
   launch(entrypoint: string, paths: LaunchPaths): RuntimeLaunch {
     const env = baseEnv(entrypoint, paths);
     if (paths.depsDir !== undefined) env.NODE_PATH = nodeModulesOf(paths.depsDir);
-    return { argv: [this.nodePath, ...NODE_FLAGS, `${paths.bootstrapDir}/node.mjs`], env };
+    return { argv: [this.nodePath, ...NODE_FLAGS, `${paths.bootstrapDir}/node.cjs`], env };
   }
 
   /** Null when the package has index.mjs, index.js or index.cjs for `index.handler`. */

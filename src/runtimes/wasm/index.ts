@@ -1,6 +1,6 @@
 /**
  * The WASM runtime: a WASI (preview 1) command module run by the Node
- * bootstrap's wasm.mjs with node:wasi. Same binary and flags as the Node
+ * bootstrap's wasm.cjs with node:wasi. Same binary and flags as the Node
  * runtime; the entrypoint is the module's file name (`echo.wasm`).
  */
 import type { Runtime } from '../../domain/index.ts';
@@ -29,7 +29,7 @@ export class WasmRuntime implements RuntimeAdapter {
   /** The argv and environment that start the WASI runner for `module.wasm`. */
   launch(entrypoint: string, paths: LaunchPaths): RuntimeLaunch {
     return {
-      argv: [this.nodePath, ...NODE_FLAGS, `${paths.bootstrapDir}/wasm.mjs`],
+      argv: [this.nodePath, ...NODE_FLAGS, `${paths.bootstrapDir}/wasm.cjs`],
       env: baseEnv(entrypoint, paths),
     };
   }

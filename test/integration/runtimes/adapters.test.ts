@@ -106,12 +106,12 @@ test('launch: absolute interpreter, fast and isolated flags, a complete environm
   assert.deepEqual(node.argv.slice(1), [
     '--disable-warning=ExperimentalWarning',
     '--disable-sigusr1',
-    '/opt/relay/node.mjs',
+    '/opt/relay/node.cjs',
   ]);
   assert.equal(node.env.NODE_PATH, '/opt/deps/node_modules');
   assert.equal(runtimes.node24.launch('index.handler', paths).env.NODE_PATH, undefined);
   const wasm = runtimes.wasm.launch('echo.wasm', paths);
-  assert.equal(wasm.argv.at(-1), '/opt/relay/wasm.mjs');
+  assert.equal(wasm.argv.at(-1), '/opt/relay/wasm.cjs');
   assert.equal(wasm.env.RELAY_HANDLER, 'echo.wasm');
 });
 

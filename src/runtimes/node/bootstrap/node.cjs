@@ -1,12 +1,13 @@
 // Relay's Node.js bootstrap: loads a Lambda-style handler (ES module or
 // CommonJS) from the task dir and serves invocations over the invoke protocol
-// (protocol.mjs) until fd 3 reaches EOF. Module state survives between warm
+// (protocol.cjs) until fd 3 reaches EOF. Module state survives between warm
 // invocations, as on Lambda.
-import { existsSync } from 'node:fs';
-import { registerHooks } from 'node:module';
-import { basename, dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { describeError, errorLine, replyLine, send, sendLine, serve } from './protocol.mjs';
+'use strict';
+const { existsSync } = require('node:fs');
+const { registerHooks } = require('node:module');
+const { basename, dirname, join } = require('node:path');
+const { pathToFileURL } = require('node:url');
+const { describeError, errorLine, replyLine, send, sendLine, serve } = require('./protocol.cjs');
 
 const EXTENSIONS = ['.mjs', '.js', '.cjs'];
 
@@ -193,4 +194,4 @@ process.on('uncaughtException', (err, origin) => {
   process.exit(1);
 });
 
-await main();
+void main();

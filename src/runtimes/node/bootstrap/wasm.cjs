@@ -4,7 +4,8 @@
 // scratch dir preopened as /tmp, and the context in RELAY_* environment
 // variables. Its stdout is the output JSON; its stderr is the bootstrap's
 // stderr, so it lands in the function's logs.
-import {
+'use strict';
+const {
   closeSync,
   ftruncateSync,
   mkdirSync,
@@ -14,10 +15,10 @@ import {
   readFileSync,
   rmSync,
   writeSync,
-} from 'node:fs';
-import { join } from 'node:path';
-import { WASI } from 'node:wasi';
-import { describeError, errorLine, replyLine, send, serve } from './protocol.mjs';
+} = require('node:fs');
+const { join } = require('node:path');
+const { WASI } = require('node:wasi');
+const { describeError, errorLine, replyLine, send, serve } = require('./protocol.cjs');
 
 const WASI_NAMESPACE = 'wasi_snapshot_preview1';
 
@@ -45,9 +46,9 @@ class LoadError extends Error {
 async function main() {
   const env = process.env;
   const entrypoint = env.RELAY_HANDLER ?? '';
-  let module;
+  let compiled;
   try {
-    module = await loadModule(entrypoint, env.RELAY_TASK_DIR ?? '.');
+    compiled = await loadModule(entrypoint, env.RELAY_TASK_DIR ?? '.');
   } catch (err) {
     send({ ready: false, error: err instanceof LoadError ? err.error : describeError(err) });
     process.exit(0);
@@ -57,7 +58,7 @@ async function main() {
   );
   const workspace = openWorkspace(env.TMPDIR || '/tmp');
   send({ ready: true });
-  await serve((request) => invoke({ module, entrypoint, functionEnv, workspace }, request));
+  await serve((request) => invoke({ compiled, entrypoint, functionEnv, workspace }, request));
   rmSync(workspace.dir, { recursive: true, force: true });
   process.exit(0);
 }
@@ -109,9 +110,9 @@ async function loadModule(entrypoint, taskDir) {
   } catch (err) {
     throw new LoadError('ImportModuleError', `Cannot read module '${entrypoint}': ${err.message}`);
   }
-  let module;
+  let compiled;
   try {
-    module = await WebAssembly.compile(bytes);
+    compiled = await WebAssembly.compile(bytes);
   } catch (err) {
     throw new LoadError(
       'ImportModuleError',
@@ -121,7 +122,7 @@ async function loadModule(entrypoint, taskDir) {
   const provided = new Set(
     Object.keys(new WASI({ version: 'preview1' }).getImportObject()[WASI_NAMESPACE]),
   );
-  const missing = WebAssembly.Module.imports(module).find(
+  const missing = WebAssembly.Module.imports(compiled).find(
     (imp) => imp.module !== WASI_NAMESPACE || !provided.has(imp.name),
   );
   if (missing !== undefined) {
@@ -130,20 +131,20 @@ async function loadModule(entrypoint, taskDir) {
       `'${entrypoint}' imports ${missing.module}.${missing.name}, which is not part of WASI preview 1`,
     );
   }
-  const exports = WebAssembly.Module.exports(module);
-  if (!exports.some((exp) => exp.name === '_start' && exp.kind === 'function')) {
+  const exported = WebAssembly.Module.exports(compiled);
+  if (!exported.some((exp) => exp.name === '_start' && exp.kind === 'function')) {
     throw new LoadError(
       'HandlerNotFound',
       `'${entrypoint}' does not export _start (it must be a WASI command module)`,
     );
   }
-  if (!exports.some((exp) => exp.name === 'memory' && exp.kind === 'memory')) {
+  if (!exported.some((exp) => exp.name === 'memory' && exp.kind === 'memory')) {
     throw new LoadError(
       'ImportModuleError',
       `'${entrypoint}' does not export its memory, which WASI needs`,
     );
   }
-  return module;
+  return compiled;
 }
 
 /** The invocation context as the module sees it: environment variables. */
@@ -161,7 +162,7 @@ function contextEnv(fields) {
 }
 
 async function invoke(state, request) {
-  const { module, entrypoint, functionEnv, workspace } = state;
+  const { compiled, entrypoint, functionEnv, workspace } = state;
   const input = Buffer.from(JSON.stringify(request.input ?? null), 'utf8');
   writeSync(workspace.stdinWriter, input, 0, input.length, 0);
   ftruncateSync(workspace.stdinWriter, input.length);
@@ -181,7 +182,7 @@ async function invoke(state, request) {
       returnOnExit: true,
     });
     // A fresh instance per call (~0.4 ms for a small module): no state carries over.
-    const instance = new WebAssembly.Instance(module, wasi.getImportObject());
+    const instance = new WebAssembly.Instance(compiled, wasi.getImportObject());
     exitCode = wasi.start(instance);
   } catch (err) {
     const error = describeError(err);
@@ -217,4 +218,4 @@ function outputLine(id, text) {
   }
 }
 
-await main();
+void main();
