@@ -184,6 +184,24 @@ export function runProviderConformance(
       },
     );
 
+    test(
+      'running out of memory while loading is memory_exceeded at the first invoke',
+      { ...T, ...cgroupOnly },
+      async () => {
+        const spec = makeSpec({
+          entrypoint: 'import_bomb.main',
+          limits: { ...TEST_LIMITS, memoryMb: 64 },
+        });
+        const sb = await provider.start(spec);
+        try {
+          assert.equal(sb.reusable, false);
+          assert.equal((await call(sb, {})).outcome.kind, 'memory_exceeded');
+        } finally {
+          await sb.destroy();
+        }
+      },
+    );
+
     test('a fork bomb is contained by the pids limit', { ...T, ...cgroupOnly }, async () => {
       const sb = await provider.start(makeSpec({ limits: { ...TEST_LIMITS, pids: 16 } }));
       try {

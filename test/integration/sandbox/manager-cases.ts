@@ -119,6 +119,25 @@ export function runManagerConformance(provider: () => SandboxProvider): void {
     },
   );
 
+  test('manager does not hand out a warm sandbox that died while idle', T, async () => {
+    const m = manager();
+    try {
+      const a = await m.acquire(makeSpec());
+      assert.equal(
+        outputOf(await call(a.sandbox, { action: 'exit_later', seconds: 0.1 })),
+        'bye soon',
+      );
+      await m.release(a.sandbox);
+      assert.ok(await waitFor(() => !a.sandbox.reusable), 'the death is noticed');
+      const b = await m.acquire(a.sandbox.spec);
+      assert.equal(b.warm, false);
+      assert.notEqual(b.sandbox, a.sandbox);
+      await m.release(b.sandbox);
+    } finally {
+      await m.close();
+    }
+  });
+
   test('manager close destroys idle and busy sandboxes', T, async () => {
     const m = manager();
     const idle = await m.acquire(makeSpec());
