@@ -28,13 +28,16 @@ export function startPlaneServer(env: Record<string, string> = {}): Promise<Test
   );
 }
 
+/** What the helpers below need of a server: a way to call it (a TestServer, or a process cluster's API). */
+export type Caller = Pick<TestServer, 'call'>;
+
 export function unique(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
 }
 
 /** Create a tenant (operator key) with some limits; returns its admin key and id. */
 export async function newTenant(
-  ts: TestServer,
+  ts: Caller,
   limits: Record<string, number> = {},
 ): Promise<{ id: string; key: string }> {
   const res = await ts.call('POST', '/api/v1/tenants', { body: { name: unique('t'), limits } });
@@ -44,7 +47,7 @@ export async function newTenant(
 
 /** Deploy a Node handler (`index.mjs` exporting `handler`); returns its rufid. */
 export async function deployNode(
-  ts: TestServer,
+  ts: Caller,
   key: string,
   source: string,
   manifest: Record<string, unknown> = {},
@@ -83,7 +86,7 @@ export interface ExecuteOptions {
 }
 
 /** POST /functions/{rufid}/execute. */
-export function execute(ts: TestServer, rufid: string, o: ExecuteOptions) {
+export function execute(ts: Caller, rufid: string, o: ExecuteOptions) {
   const body: Record<string, unknown> = { input: o.input ?? null };
   if (o.priority !== undefined) body.priority = o.priority;
   if (o.maxAttempts !== undefined) body.maxAttempts = o.maxAttempts;
@@ -96,7 +99,7 @@ export function execute(ts: TestServer, rufid: string, o: ExecuteOptions) {
 }
 
 /** GET /executions/{id}. */
-export async function getExecution(ts: TestServer, key: string, id: string): Promise<any> {
+export async function getExecution(ts: Caller, key: string, id: string): Promise<any> {
   const res = await ts.call('GET', `/api/v1/executions/${id}`, { key });
   if (res.status !== 200) throw new Error(`GET execution ${id}: ${res.status} ${res.text}`);
   return res.body;
@@ -104,7 +107,7 @@ export async function getExecution(ts: TestServer, key: string, id: string): Pro
 
 /** Poll the execution until `done(record)` holds; throws with the last record after `timeoutMs`. */
 export async function waitForExecution(
-  ts: TestServer,
+  ts: Caller,
   key: string,
   id: string,
   done: (record: any) => boolean,
@@ -123,12 +126,12 @@ export async function waitForExecution(
 }
 
 /** Wait until the execution has the given status. */
-export function waitForStatus(ts: TestServer, key: string, id: string, status: string, timeoutMs?: number) {
+export function waitForStatus(ts: Caller, key: string, id: string, status: string, timeoutMs?: number) {
   return waitForExecution(ts, key, id, (r) => r.status === status, timeoutMs);
 }
 
 /** The execution's log lines. */
-export async function logLines(ts: TestServer, key: string, id: string): Promise<any[]> {
+export async function logLines(ts: Caller, key: string, id: string): Promise<any[]> {
   const res = await ts.call('GET', `/api/v1/executions/${id}/logs`, { key });
   if (res.status !== 200) throw new Error(`logs ${id}: ${res.status} ${res.text}`);
   return res.body.lines;
