@@ -38,10 +38,7 @@ const HITS = Number(values.hits);
 const COLD = Number(values.cold);
 
 const py = (deps: string[]): DependencySpec =>
-  specFor(
-    { runtime: 'python3.11', entrypoint: 'main.handler', dependencies: deps },
-    {},
-  )!;
+  specFor({ runtime: 'python3.11', entrypoint: 'main.handler', dependencies: deps }, {})!;
 const npmSpec = specFor(
   { runtime: 'node24', entrypoint: 'index.handler', dependencies: { 'is-number': '7.0.0' } },
   {},
@@ -229,12 +226,21 @@ const cases: Array<[string, () => Promise<number>]> = [
     () => coldStart(node, 'index.handler', nodeDeps, { cache, spec: npmSpec }),
   ],
 ];
-for (const [, step] of cases) await step(); // page cache and the adapters' one-time probes
+// Warm-up (page cache, the adapters' one-time probes); a case that cannot run is reported, not timed.
+const failed = new Map<string, string>();
+for (const [name, step] of cases) {
+  try {
+    await step();
+  } catch (err) {
+    failed.set(name, (err as Error).message.slice(0, 160).replace(/\s+/g, ' '));
+  }
+}
+const runnable = cases.filter(([name]) => !failed.has(name));
 const cold: Record<string, number[]> = {};
 // Interleaved, so machine noise hits every case alike.
 for (let i = 0; i < COLD; i++)
-  for (const [name, step] of cases) (cold[name] ??= []).push(await step());
-for (const [name] of cases) rows.cold!.push({ name, samples: cold[name]! });
+  for (const [name, step] of runnable) (cold[name] ??= []).push(await step());
+for (const [name] of runnable) rows.cold!.push({ name, samples: cold[name]! });
 await provider.close();
 await work.cleanup();
 
@@ -269,6 +275,8 @@ table('cold start: sandbox start + first invocation (ms), bwrap', rows.cold!, (r
   ),
 );
 
+for (const [name, reason] of failed) console.log(`cold start case "${name}" failed: ${reason}`);
+
 const out = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'results');
 mkdirSync(out, { recursive: true });
 writeFileSync(
@@ -276,6 +284,7 @@ writeFileSync(
   `${JSON.stringify(
     {
       loadAverage: load,
+      failed: Object.fromEntries(failed),
       sections: Object.fromEntries(
         Object.entries(rows).map(([k, list]) => [
           k,

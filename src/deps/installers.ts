@@ -92,15 +92,15 @@ function localSource(source: string | undefined): string | null {
 
 // Finds pip without importing it (importing pip costs ~0.3 s, paid by the first lookup of every process).
 const PYTHON_PROBE = String.raw`
-import json, os, re, sys, sysconfig, importlib.util
+import json, os, re, sys, importlib.util
 spec = importlib.util.find_spec("pip")
 pv, pd = None, ""
 if spec and spec.origin:
     pd = os.path.dirname(os.path.dirname(spec.origin))
     m = re.search(r"__version__\s*=\s*[\x22\x27]([^\x22\x27]+)", open(spec.origin).read())
     pv = m.group(1) if m else "unknown"
-p = sysconfig.get_paths()
-print(json.dumps({"version": sys.version, "pip": pv, "paths": [os.path.realpath(sys.executable), p["stdlib"], p["platstdlib"], pd]}))
+stdlib = os.path.dirname(os.__file__)
+print(json.dumps({"version": sys.version, "pip": pv, "paths": [os.path.realpath(sys.executable), stdlib, pd]}))
 `;
 
 /** pip, run by the configured interpreter into `--target`. */
