@@ -47,6 +47,11 @@ interface Running {
   controller: AbortController;
   /** Why it was aborted: a user's cancel is persisted, a lost lease is not ours to report. */
   abortReason?: 'cancelled' | 'lease-lost' | 'shutdown';
+  /**
+   * Until when the lease is surely ours: the claim's deadline, moved on by
+   * each heartbeat the queue confirmed (from when that heartbeat was sent).
+   */
+  leaseUntil: number;
   done: Promise<void>;
 }
 
@@ -135,7 +140,7 @@ export class Worker {
 
   #launch(job: LeasedJob): void {
     const controller = new AbortController();
-    const entry: Running = { job, controller, done: Promise.resolve() };
+    const entry: Running = { job, controller, leaseUntil: job.leaseUntil, done: Promise.resolve() };
     this.#running.set(job.id, entry);
     entry.done = this.#execute(entry)
       .catch((err: unknown) => this.#opts.logger.error({ err, job: job.id }, 'worker failed to settle a job'))
@@ -168,9 +173,16 @@ export class Worker {
         traceparent: job.traceparent,
       },
       controller.signal,
-      // A lost lease belongs to the next attempt; a shutdown hands the job on,
-      // and a `cancelled` verdict written now would tell pollers it is over.
-      () => entry.abortReason === undefined || entry.abortReason === 'cancelled',
+      // A shutdown hands the job on, and a `cancelled` verdict written now
+      // would tell pollers it is over. A lease past its deadline may already
+      // belong to the next attempt, even before a heartbeat says it is lost:
+      // its verdict must not overwrite that attempt's record.
+      () => {
+        const ours = entry.abortReason === undefined || entry.abortReason === 'cancelled';
+        if (ours && Date.now() < entry.leaseUntil) return true;
+        if (ours) entry.abortReason = 'lease-lost';
+        return false;
+      },
     );
     const attempt = await opened;
     if (entry.abortReason === 'lease-lost') {
@@ -305,7 +317,12 @@ export class Worker {
   async #heartbeat(): Promise<void> {
     if (this.#running.size === 0) return;
     try {
+      const sentAt = Date.now();
       const report = await this.#opts.queue.heartbeat(this.id, [...this.#running.keys()], this.#opts.leaseMs);
+      for (const id of report.extended) {
+        const entry = this.#running.get(id);
+        if (entry) entry.leaseUntil = Math.max(entry.leaseUntil, sentAt + this.#opts.leaseMs);
+      }
       for (const id of report.cancelled) this.#abort(id, 'cancelled');
       for (const id of report.lost) this.#abort(id, 'lease-lost');
     } catch (err) {
