@@ -109,33 +109,51 @@ export class Worker {
   async #claimLoop(): Promise<void> {
     const { queue, engine, leaseMs, logger } = this.#opts;
     const signal = this.#stop.signal;
+    let idle = false;
     while (!signal.aborted) {
       const free = engine.slots.capacity - this.#running.size;
       if (free <= 0) {
         await this.#slotFreed.promise;
         continue;
       }
+      // Idle, listen before claiming: work enqueued between an empty claim
+      // and the start of a wait would otherwise sit until the next poll.
+      const wait = idle ? this.#waitForWork() : undefined;
       let jobs: LeasedJob[] = [];
       try {
         jobs = await queue.claim(this.id, free, leaseMs);
       } catch (err) {
+        wait?.stop();
         logger.error({ err, worker: this.id }, 'claim failed; backing off');
         await sleep(500, signal);
         continue;
       }
       if (jobs.length === 0) {
-        // A job of ours that ends frees its group's concurrency share, which
-        // no enqueue announces: wake on that too, not only on new work.
-        const wake = new AbortController();
-        const stop = () => wake.abort();
-        signal.addEventListener('abort', stop, { once: true });
-        this.#wake = wake;
-        await queue.waitForWork(wake.signal, 1000).catch(() => sleep(200, wake.signal));
-        signal.removeEventListener('abort', stop);
+        await wait?.done;
+        idle = true;
         continue;
       }
+      wait?.stop();
+      idle = false;
       for (const job of jobs) this.#launch(job);
     }
+  }
+
+  /**
+   * Waits for new work, for one of our jobs to end (that frees a concurrency
+   * share of its tenant, which no enqueue announces) or for stop.
+   */
+  #waitForWork(): { done: Promise<unknown>; stop: () => void } {
+    const signal = this.#stop.signal;
+    const wake = new AbortController();
+    const stop = () => wake.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    this.#wake = wake;
+    const done = this.#opts.queue
+      .waitForWork(wake.signal, 1000)
+      .catch(() => sleep(200, wake.signal))
+      .finally(() => signal.removeEventListener('abort', stop));
+    return { done, stop };
   }
 
   #launch(job: LeasedJob): void {
