@@ -1,19 +1,23 @@
 /**
  * Enqueue for Postgres: concurrent enqueue calls of one process go to the
- * server as one statement in one transaction (one commit for many API
- * requests), while each call keeps its own all-or-nothing answer. The
- * statement admits or refuses each call whole; should a call end up half
- * inserted (a concurrent enqueue of the same id slipped in between the
- * check and the insert, or two calls carry the same id), the batch is
- * rolled back and every call retried alone.
+ * server as one statement (one commit for many API requests), while each
+ * call keeps its own all-or-nothing answer. The statement admits or
+ * refuses each call whole; should it fail for the batch (a call would be
+ * half inserted because a concurrent enqueue took one of its ids, or two
+ * calls carry the same id), every call is retried alone.
  */
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import { RelayError } from '../../domain/index.ts';
 import { queueFull, tenantDemand, type PreparedJob, type ResolvedQueueOptions } from '../jobs.ts';
 import type { Statements } from './sql.ts';
 import type { Row } from './tx.ts';
 
 type Answer = RelayError | null;
+
+const UNIQUE_VIOLATION = '23505';
+
+const conflict = () =>
+  new RelayError('CONFLICT', 'a job with this id is already queued or running');
 
 /** Enqueue each call atomically; returns, per call, null or the error to throw. */
 export async function enqueueCalls(
@@ -24,19 +28,19 @@ export async function enqueueCalls(
   shard: () => number,
 ): Promise<Answer[]> {
   try {
-    return await inOneTransaction(pool, sql, calls, options, shard());
+    return await inOneStatement(pool, sql, calls, options, shard());
   } catch (err) {
     if (calls.length === 1) throw err;
     const answers: Answer[] = [];
     for (const call of calls) {
-      const [answer] = await inOneTransaction(pool, sql, [call], options, shard());
+      const [answer] = await inOneStatement(pool, sql, [call], options, shard());
       answers.push(answer ?? null);
     }
     return answers;
   }
 }
 
-async function inOneTransaction(
+async function inOneStatement(
   pool: Pool,
   sql: Statements,
   calls: PreparedJob[][],
@@ -79,27 +83,21 @@ async function inOneTransaction(
     demand.calls,
     shard,
   ];
-  const client: PoolClient = await pool.connect();
+  let rows: Row[];
   try {
-    await client.query('BEGIN');
-    const rows = (await client.query({ name: 'relay_q_enqueue', text: sql.enqueue, values }))
-      .rows as Row[];
-    const byCall = new Map(rows.map((r) => [r.call as number, r]));
-    const answers = calls.map((call, i): Answer => {
-      const r = byCall.get(i) as Row;
-      if (r.refused !== null)
-        return queueFull(r.refused === '' ? null : (r.refused as string), options);
-      if (r.busy === true)
-        return new RelayError('CONFLICT', 'a job with this id is already queued or running');
-      if (r.inserted !== call.length) throw new Error('enqueue call half inserted');
-      return null;
-    });
-    await client.query('COMMIT');
-    return answers;
+    rows = (await pool.query({ name: 'relay_q_enqueue', text: sql.enqueue, values })).rows as Row[];
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    // A lone call that met a concurrent enqueue of one of its ids: that id is taken.
+    if (calls.length === 1 && (err as { code?: string }).code === UNIQUE_VIOLATION)
+      return [conflict()];
     throw err;
-  } finally {
-    client.release();
   }
+  const byCall = new Map(rows.map((r) => [r.call as number, r]));
+  return calls.map((_call, i): Answer => {
+    const r = byCall.get(i) as Row;
+    if (r.refused !== null)
+      return queueFull(r.refused === '' ? null : (r.refused as string), options);
+    if (r.busy === true) return conflict();
+    return null;
+  });
 }

@@ -64,7 +64,14 @@ export async function openPostgresQueue(
   if (!/^[a-z_][a-z0-9_]{0,50}$/.test(schema)) {
     throw new RelayError('VALIDATION_FAILED', `invalid queue schema name: ${schema}`);
   }
-  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 8 });
+  // A queue table changes size by orders of magnitude within minutes, so a
+  // cached generic plan goes stale (a sequential scan where an index probe
+  // is right): plan each execution with its parameters.
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 8,
+    options: '-c plan_cache_mode=force_custom_plan',
+  });
   // An idle client's error must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   const connect = async (): Promise<Client> => {
@@ -380,7 +387,8 @@ export class PostgresQueue implements Queue {
         const now = await probe();
         return base === undefined || now.stamp !== base.stamp || now.due;
       },
-      pollMs: 25,
+      // Short first polls keep a busy system's wake-ups quick; the backoff keeps idle ones cheap.
+      pollMs: 10,
       maxPollMs: 1000,
     });
   }

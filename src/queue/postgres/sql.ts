@@ -78,6 +78,12 @@ export function statements(s: string) {
         grp text PRIMARY KEY,
         last_served bigint NOT NULL DEFAULT 0,
         concurrency int NOT NULL DEFAULT 0);
+      CREATE OR REPLACE FUNCTION ${s}.queue_assert(ok boolean, message text) RETURNS boolean
+        LANGUAGE plpgsql AS $fn$
+        BEGIN
+          IF NOT ok THEN RAISE EXCEPTION '%', message USING ERRCODE = 'unique_violation'; END IF;
+          RETURN true;
+        END $fn$;
       CREATE TABLE IF NOT EXISTS ${s}.queue_counts (
         tenant_id text NOT NULL,
         shard smallint NOT NULL,
@@ -89,7 +95,9 @@ export function statements(s: string) {
      * $8 run-after, $9 traceparents, $10 call of each job, $11 now; demand rows per call and
      * tenant ('' = the whole queue): $12 tenants, $13 adding, $14 limits, $15 calls; $16 shard.
      * A call is refused when the counts plus the demand of the calls up to it exceed a limit,
-     * and skipped when one of its ids is still unfinished. Returns one row per call. */
+     * and skipped when one of its ids is still unfinished. Returns one row per call. One
+     * statement, so it commits whole or not at all: should a call end up half inserted (an
+     * id inserted concurrently since the check), queue_assert aborts the statement. */
     enqueue: `WITH input AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::int[],
           $7::text[], $8::bigint[], $9::text[], $10::int[])
@@ -102,8 +110,8 @@ export function statements(s: string) {
         FROM unnest($12::text[], $13::int[], $14::bigint[], $15::int[]) AS d(tenant_id, adding, lim, call)
         LEFT JOIN counts c USING (tenant_id)),
       refused AS (SELECT call, min(tenant_id) AS tenant_id FROM demand WHERE over GROUP BY call),
-      busy AS (SELECT DISTINCT i.call FROM input i JOIN ${s}.queue_jobs q ON q.id = i.id
-        WHERE q.state <> 'done'),
+      busy AS (SELECT DISTINCT i.call FROM ${s}.queue_jobs q JOIN input i ON i.id = q.id
+        WHERE q.id = ANY ($1::text[]) AND q.state <> 'done'),
       ins AS (INSERT INTO ${s}.queue_jobs AS j (id, tenant_id, grp, priority, state, attempt, max_attempts,
           payload, enqueued_at, run_after, traceparent)
         SELECT id, tenant_id, grp, priority, state, 1, max_attempts, payload, $11, run_after, traceparent
@@ -116,11 +124,14 @@ export function statements(s: string) {
           lease_until = NULL, cancel_requested = false, outcome = NULL, finished_at = NULL
         WHERE j.state = 'done'
         RETURNING j.id, j.tenant_id),
-      counted AS (${addCounts('ins', '', '$16::smallint')})
+      counted AS (${addCounts('ins', '', '$16::smallint')}),
+      admitted AS (SELECT count(*) AS n FROM input
+        WHERE call NOT IN (SELECT call FROM refused) AND call NOT IN (SELECT call FROM busy))
       SELECT c.call, (SELECT r.tenant_id FROM refused r WHERE r.call = c.call) AS refused,
-        EXISTS (SELECT 1 FROM busy b WHERE b.call = c.call) AS busy,
-        (SELECT count(*) FROM ins JOIN input i USING (id) WHERE i.call = c.call)::int AS inserted
-      FROM (SELECT DISTINCT call FROM input) c`,
+        EXISTS (SELECT 1 FROM busy b WHERE b.call = c.call) AS busy
+      FROM (SELECT DISTINCT call FROM input) c
+      WHERE ${s}.queue_assert((SELECT count(*) FROM ins) = (SELECT n FROM admitted),
+        'enqueue call half inserted')`,
 
     /** $1 groups, $2 their limits. Its own statement so an enqueue never holds a counter row
      * while waiting for a group row a claim holds (claims lock groups, then counters). */
