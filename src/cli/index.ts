@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/index.ts';
 import { ApiError, ConnectionError } from './client.ts';
 import { registerAdminCommands } from './commands/admin.ts';
+import { registerExecutionCommands } from './commands/executions.ts';
 import { BuildFailedError, registerFunctionCommands } from './commands/functions.ts';
 import { registerProcessCommands } from './commands/processes.ts';
 import { UsageError, createCliContext, type CliEnv } from './context.ts';
@@ -34,6 +35,7 @@ export function buildProgram(env: CliEnv): Command {
   registerProcessCommands(program, env);
 
   registerFunctionCommands(program, ctx);
+  registerExecutionCommands(program, ctx);
   registerAdminCommands(program, ctx);
   for (const cmd of program.commands) inherit(cmd);
   return program;
