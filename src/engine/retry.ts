@@ -5,6 +5,7 @@
  * worker vanished is written down, since nobody saw it end.
  */
 import type { ExecutionAttempt, ExecutionError, ExecutionRecord, ExecutionStatus } from '../domain/index.ts';
+import { TERMINAL_STATUSES } from '../domain/index.ts';
 import { NON_RETRYABLE_ERROR_TYPES } from './outcome.ts';
 
 export interface RetryPolicy {
@@ -43,6 +44,21 @@ export function decideAfterAttempt(
 export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number): number {
   const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(cap * (0.1 + 0.9 * random()));
+}
+
+/**
+ * True once nothing more will happen to the execution. A failed attempt of
+ * an async execution is written as `failed` by the engine a moment before
+ * its worker queues the retry (or declares it dead), so `failed` alone does
+ * not mean over: this tells readers (log followers) not to stop there.
+ */
+export function isSettled(
+  record: Pick<ExecutionRecord, 'status' | 'error' | 'async' | 'attempt' | 'maxAttempts'>,
+): boolean {
+  if (!TERMINAL_STATUSES.has(record.status)) return false;
+  // Sync calls are never retried; attempt 0 never ran (it could not be queued).
+  if (!record.async || record.attempt === 0) return true;
+  return decideAfterAttempt(record, record.attempt, record.maxAttempts, true).action === 'finish';
 }
 
 /** Error type of an attempt whose worker stopped heartbeating (crashed, killed, cut off). */

@@ -6,7 +6,7 @@
  * process arrive the same way as local ones.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { TERMINAL_STATUSES } from '../../domain/index.ts';
+import { isSettled } from '../../engine/retry.ts';
 import type { ResultStorePort } from '../../results/port.ts';
 
 const POLL_MS = 200;
@@ -44,8 +44,9 @@ export async function streamLogs(
         seq = line.seq;
         lastWrite = Date.now();
       }
-      if (!record || TERMINAL_STATUSES.has(record.status)) {
-        // Lines are flushed before the status is written, so none can follow a terminal status.
+      if (!record || isSettled(record)) {
+        // Lines are flushed before the status is written, so none can follow a
+        // settled one; a failed attempt about to be retried is not settled.
         res.write(`event: end\ndata: ${JSON.stringify({ status: record?.status ?? 'unknown' })}\n\n`);
         break;
       }
