@@ -249,8 +249,9 @@ export class Worker {
         type: record.error?.type ?? 'RetriesExhausted',
         message: `all ${job.maxAttempts} attempts failed; last: ${record.error?.message ?? record.status}`,
       };
-      await results.update(job.id, { status: 'dead', error, finishedAt: new Date().toISOString() });
+      // The note first: a log follower stops at the dead status.
       await this.#note(job.id, `[relay] attempt ${job.attempt} of ${job.maxAttempts} ended ${describe(record)}; no attempts left`);
+      await results.update(job.id, { status: 'dead', error, finishedAt: new Date().toISOString() });
       await queue.complete(this.id, job.id, { status: 'dead' });
       return;
     }
