@@ -137,6 +137,29 @@ describe('retries over HTTP', () => {
     assert.equal((await getExecution(ts, t.key, res.body.id)).attempts.length, 1);
   });
 
+  test('following the logs of a retried execution streams every attempt and ends with its final status', async () => {
+    const t = await newTenant(ts);
+    const fn = await deployNode(ts, t.key, FLAKY);
+    const res = await execute(ts, fn, { key: t.key, input: { failures: 2 } });
+    const stream = await fetch(`${ts.url}/api/v1/executions/${res.body.id}/logs?follow=true`, {
+      headers: { authorization: `Bearer ${t.key}` },
+    });
+    assert.equal(stream.status, 200);
+    // The server ends the stream once the execution is over, not at a failed attempt.
+    const events = (await stream.text())
+      .split('\n\n')
+      .filter((e) => e.trim() !== '')
+      .map((e) => ({
+        event: /^event: (.*)$/m.exec(e)?.[1],
+        data: JSON.parse(/^data: (.*)$/m.exec(e)?.[1] ?? 'null'),
+      }));
+    const end = events.at(-1)!;
+    assert.deepEqual(end, { event: 'end', data: { status: 'succeeded' } });
+    const system = events.filter((e) => e.event === 'log' && e.data.stream === 'system').map((e) => e.data.line);
+    assert.equal(system.length, 2);
+    assert.match(system[1], /^\[relay\] attempt 2 of 3 ended failed/);
+  });
+
   for (const [name, source, type] of [
     [
       'ResultTooLarge',

@@ -7,6 +7,7 @@ import {
   abandonedAttempt,
   backoffDelay,
   decideAfterAttempt,
+  isSettled,
   workerLostError,
 } from '../../../src/engine/retry.ts';
 
@@ -80,4 +81,24 @@ test('an abandoned attempt is closed as failed with WorkerLost naming its worker
   assert.match(closed.error?.message ?? '', /attempt 2 .*worker w_abc/);
   assert.equal(closed.startedAt, open.startedAt);
   assert.match(workerLostError(1, null).message, /its worker/);
+});
+
+test('an async failure with attempts left, or about to be declared dead, is not settled yet', () => {
+  const rec = (status: ExecutionStatus, attempt: number, more: Partial<{ async: boolean; type: string }> = {}) => ({
+    status,
+    error: status === 'succeeded' ? null : { type: more.type ?? 'Error', message: '' },
+    async: more.async ?? true,
+    attempt,
+    maxAttempts: 3,
+  });
+  assert.equal(isSettled(rec('failed', 1)), false);
+  assert.equal(isSettled(rec('timed_out', 2)), false);
+  assert.equal(isSettled(rec('failed', 3)), false, 'the worker is about to write dead');
+  assert.equal(isSettled(rec('dead', 3)), true);
+  assert.equal(isSettled(rec('succeeded', 2)), true);
+  assert.equal(isSettled(rec('failed', 1, { type: 'ResultTooLarge' })), true);
+  assert.equal(isSettled(rec('failed', 1, { async: false })), true);
+  assert.equal(isSettled(rec('failed', 0)), true, 'never ran: nothing retries it');
+  assert.equal(isSettled(rec('running', 1)), false);
+  assert.equal(isSettled(rec('queued', 0)), false);
 });
