@@ -66,6 +66,7 @@ export async function buildGraph(
       store,
       dataDir: config.dataDir,
       secretsKey: config.secretsKey,
+      previousKeys: config.secretsPreviousKeys,
       logger: logger.child({ component: 'secrets' }),
     });
     const tenancy = createTenancy({ store, config });

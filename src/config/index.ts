@@ -20,6 +20,7 @@ const schema = z.object({
   RELAY_QUEUE_URL: z.string().optional(),
   RELAY_BOOTSTRAP_API_KEY: z.string().min(16).optional(),
   RELAY_SECRETS_KEY: z.string().optional(),
+  RELAY_SECRETS_PREVIOUS_KEYS: z.string().optional(),
   RELAY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   EXECUTION_TIMEOUT_SECONDS: z.coerce.number().positive().default(30),
   EXECUTION_MEMORY_LIMIT_MB: positiveInt.default(256),
@@ -63,6 +64,8 @@ export interface RelayConfig {
   queueUrl: string;
   bootstrapApiKey: string | undefined;
   secretsKey: string | undefined;
+  /** Keys secrets may still be encrypted with during a rotation (comma-separated in the env). */
+  secretsPreviousKeys: string[];
   logLevel: Env['RELAY_LOG_LEVEL'];
   execution: {
     timeoutSeconds: number;
@@ -129,6 +132,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     queueUrl,
     bootstrapApiKey: e.RELAY_BOOTSTRAP_API_KEY,
     secretsKey: e.RELAY_SECRETS_KEY,
+    secretsPreviousKeys: (e.RELAY_SECRETS_PREVIOUS_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
     logLevel: e.RELAY_LOG_LEVEL,
     execution: {
       timeoutSeconds: e.EXECUTION_TIMEOUT_SECONDS,

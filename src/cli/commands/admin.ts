@@ -157,4 +157,32 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
       await ctx.client(cmd).request('DELETE', `/secrets/${encodeURIComponent(name)}`);
       ctx.emit(cmd, { name, deleted: true }, () => `Deleted secret ${name}`);
     });
+  secrets
+    .command('rotate-key')
+    .description(
+      'operator, on the server machine: re-encrypt every secret with a new key (generated unless --new-key); reads the database named by the settings',
+    )
+    .option('--new-key <key>', '32 bytes as base64 or 64 hex characters')
+    .action(async (opts: { newKey?: string }, cmd: Command) => {
+      const { loadConfig } = await import('../../config/index.ts');
+      const { buildGraph } = await import('../../main.ts');
+      const { encodeKey, generateSecretsKey } = await import('../../secrets/index.ts');
+      const config = loadConfig(ctx.env);
+      const graph = await buildGraph(config);
+      try {
+        const newKey = opts.newKey ?? encodeKey(generateSecretsKey());
+        const result = await graph.secrets.rotate(newKey);
+        const fromEnv = config.secretsKey !== undefined;
+        ctx.emit(cmd, { ...result, keyFile: !fromEnv }, () =>
+          [
+            `Re-encrypted ${result.reEncrypted} secrets with key ${result.keyId}.`,
+            fromEnv
+              ? `Set RELAY_SECRETS_KEY to the new key and RELAY_SECRETS_PREVIOUS_KEYS to the old one on every Relay process, then restart them.${opts.newKey ? '' : `\nNew key (shown once): ${newKey}`}`
+              : `The key file in ${config.dataDir} now holds the new key; the old one is kept as retired.`,
+          ].join('\n'),
+        );
+      } finally {
+        await graph.store.close();
+      }
+    });
 }
