@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { RoutePlugin } from './api/index.ts';
 import { executionRoutes } from './api/routes/executions.ts';
 import { metricsRoutes } from './api/routes/metrics.ts';
+import { usageRoutes } from './api/routes/usage.ts';
 import { createBuildService, createDependencyCache } from './deps/index.ts';
 import type { BuildService } from './deps/index.ts';
 import { ExecutionEngine, ExecutionPreparer } from './engine/index.ts';
@@ -21,6 +22,7 @@ import type { RetentionSweeper } from './results/index.ts';
 import { createRuntimes } from './runtimes/index.ts';
 import { createSandboxManager, runIsolated } from './sandbox/index.ts';
 import type { SandboxManager } from './sandbox/index.ts';
+import { BudgetGuard } from './tenancy/index.ts';
 import { MetricsCollector } from './telemetry/metrics.ts';
 import { createTracing } from './telemetry/tracing.ts';
 import { Worker } from './worker/worker.ts';
@@ -124,7 +126,10 @@ export async function createExecutionPlane(graph: Graph, options: PlaneOptions):
     secrets,
     dependencies: builds,
   });
-  const service = new ExecutionService({ config, queue, results, preparer, attempts: store });
+  const budget = new BudgetGuard(store, {
+    onError: (err) => logger.warn({ err }, 'could not record tenant spend'),
+  });
+  const service = new ExecutionService({ config, queue, results, preparer, attempts: store, budget });
 
   let engine: ExecutionEngine | undefined;
   let worker: Worker | undefined;
@@ -137,7 +142,7 @@ export async function createExecutionPlane(graph: Graph, options: PlaneOptions):
       preparer,
       pool: sandboxes,
       results,
-      observers: [metrics],
+      observers: [metrics, budget],
       tracer: tracing.tracer,
       onInternalError: (err, where) => logger.error({ err, where }, 'execution engine error'),
     });
@@ -165,7 +170,7 @@ export async function createExecutionPlane(graph: Graph, options: PlaneOptions):
     sandboxes,
     engine,
     worker,
-    routes: [executionRoutes(service, results)],
+    routes: [executionRoutes(service, results), usageRoutes(budget)],
     rootRoutes: [metricsRoutes(metrics)],
     close: (graceMs = config.shutdownGraceSeconds * 1000) => {
       closing ??= (async () => {
@@ -174,6 +179,7 @@ export async function createExecutionPlane(graph: Graph, options: PlaneOptions):
         await worker?.stop(graceMs);
         await builds.drain();
         await sandboxes?.close();
+        await budget.close();
         await queue.close();
         await tracing.shutdown();
       })();

@@ -63,6 +63,8 @@ export interface ExecutionServiceDeps {
   preparer: ExecutionPreparer;
   /** Where workers record attempts; lets a correction close the attempt a lost worker left open. */
   attempts?: Pick<ControlStore, 'recordAttempt' | 'listAttempts'>;
+  /** Budget guardrails: refuses tenants over their monthly budget (429 BUDGET_EXCEEDED, nothing recorded). */
+  budget?: { check(tenant: Tenant): Promise<void> };
 }
 
 export class ExecutionService {
@@ -133,6 +135,7 @@ export class ExecutionService {
       const earlier = await results.findByIdempotencyKey(tenant.id, idempotencyKey, since);
       if (earlier) return this.#replay(earlier, request);
     }
+    await this.#deps.budget?.check(tenant);
     const inputBytes = Buffer.byteLength(JSON.stringify(request.input ?? null));
     const maxInput = this.#deps.config.execution.maxInputBytes;
     if (inputBytes > maxInput) {

@@ -223,4 +223,10 @@ export interface ControlStore {
    * their logs and attempts.
    */
   deleteExecutionsBefore(before: string): Promise<number>;
+
+  // spend (budget guardrails, FN-057): cost units per tenant per UTC month ("2026-11")
+  /** Adds to a tenant's spend for `period` (creating the row on first use). */
+  addSpend(tenantId: string, period: string, amount: number): Promise<void>;
+  /** The tenant's spend for `period`; 0 when nothing was spent. */
+  getSpend(tenantId: string, period: string): Promise<number>;
 }

@@ -5,3 +5,5 @@ export { bootstrap, bootstrapKeyPath, DEFAULT_TENANT, BOOTSTRAP_KEY_FILE } from 
 export type { BootstrapResult } from './bootstrap.ts';
 export { grants, grantsAny, requireAnyScope, allowsBranch } from './scopes.ts';
 export { generateKey, parseKey, hashSecret, verifySecret, isRelayKeyFormat } from './keys.ts';
+export { BudgetGuard, spendPeriod } from './budget.ts';
+export type { BudgetOptions } from './budget.ts';

@@ -322,4 +322,24 @@ export class PostgresStore implements ControlStore {
   async deleteExecutionsBefore(before: string): Promise<number> {
     return this.executions.deleteFinishedBefore(before);
   }
+
+  // spend
+
+  async addSpend(tenantId: string, period: string, amount: number): Promise<void> {
+    await this.db.run(
+      'add_spend',
+      `INSERT INTO tenant_spend (tenant_id, period, amount) VALUES ($1, $2, $3)
+       ON CONFLICT (tenant_id, period) DO UPDATE SET amount = tenant_spend.amount + excluded.amount`,
+      [tenantId, period, amount],
+    );
+  }
+
+  async getSpend(tenantId: string, period: string): Promise<number> {
+    const [row] = await this.db.query<{ amount: number }>(
+      'get_spend',
+      'SELECT amount FROM tenant_spend WHERE tenant_id = $1 AND period = $2',
+      [tenantId, period],
+    );
+    return row?.amount ?? 0;
+  }
 }

@@ -206,4 +206,17 @@ ALTER TABLE api_keys
   ALTER COLUMN branches TYPE json USING branches::json;
 `,
   },
+  {
+    version: 5,
+    name: 'tenant spend per month',
+    sql: `
+-- Kept apart from executions so spend outlives the retention of their records.
+CREATE TABLE tenant_spend (
+  tenant_id text NOT NULL,
+  period text NOT NULL,
+  amount double precision NOT NULL,
+  PRIMARY KEY (tenant_id, period)
+);
+`,
+  },
 ];

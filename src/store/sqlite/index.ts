@@ -289,4 +289,22 @@ export class SqliteStore implements ControlStore {
   async deleteExecutionsBefore(before: string): Promise<number> {
     return this.executions.deleteFinishedBefore(before);
   }
+
+  // spend
+
+  async addSpend(tenantId: string, period: string, amount: number): Promise<void> {
+    this.db
+      .q(
+        `INSERT INTO tenant_spend (tenant_id, period, amount) VALUES (?, ?, ?)
+         ON CONFLICT (tenant_id, period) DO UPDATE SET amount = amount + excluded.amount`,
+      )
+      .run(tenantId, period, amount);
+  }
+
+  async getSpend(tenantId: string, period: string): Promise<number> {
+    const row = this.db
+      .q('SELECT amount FROM tenant_spend WHERE tenant_id = ? AND period = ?')
+      .get(tenantId, period) as { amount: number } | undefined;
+    return row?.amount ?? 0;
+  }
 }

@@ -169,4 +169,17 @@ CREATE UNIQUE INDEX executions_idempotency_key ON executions (tenant_id, idempot
   WHERE idempotency_key IS NOT NULL;
 `,
   },
+  {
+    version: 4,
+    name: 'tenant spend per month',
+    sql: `
+-- Kept apart from executions so spend outlives the retention of their records.
+CREATE TABLE tenant_spend (
+  tenant_id TEXT NOT NULL,
+  period TEXT NOT NULL,
+  amount REAL NOT NULL,
+  PRIMARY KEY (tenant_id, period)
+) STRICT, WITHOUT ROWID;
+`,
+  },
 ];

@@ -9,6 +9,7 @@ import { attemptCases } from './cases-attempts.ts';
 import { executionCases } from './cases-executions.ts';
 import { idempotencyCases } from './cases-idempotency.ts';
 import { ledgerCases } from './cases-ledger.ts';
+import { spendCases } from './cases-spend.ts';
 import { tenancyCases } from './cases-tenancy.ts';
 import { valueCases } from './cases-values.ts';
 import { deployed, draft, execution, tenant, useStore, type MakeStore } from './fixtures.ts';
@@ -24,6 +25,7 @@ export function runStoreConformance(name: string, makeStore: MakeStore): void {
     describe('idempotency keys', () => idempotencyCases(makeStore));
     describe('attempts', () => attemptCases(makeStore));
     describe('values round-trip', () => valueCases(makeStore));
+    describe('spend', () => spendCases(makeStore));
     describe('durability', () => durabilityCases(makeStore));
   });
 }
