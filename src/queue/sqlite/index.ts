@@ -73,7 +73,9 @@ export class SqliteQueue implements Queue {
   async enqueueMany(jobs: NewJob[]): Promise<Job[]> {
     const prepared = prepareJobs(jobs, Date.now(), this.#options);
     if (prepared.length === 0) return [];
-    await this.#db.tx(() => insertJobs(this.#db.s, prepared, this.#options), true);
+    // One job fails, if at all, before it writes anything: only a batch needs a savepoint.
+    const atomic = prepared.length > 1;
+    await this.#db.tx(() => insertJobs(this.#db.s, prepared, this.#options), atomic);
     if (prepared.some((j) => j.ready)) this.#signals.workArrived();
     return prepared.map(publicJob);
   }
