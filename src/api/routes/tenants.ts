@@ -1,5 +1,6 @@
 /** Tenant management: operator keys only. */
 import { z } from 'zod';
+import { RelayError } from '../../domain/index.ts';
 import type { RoutePlugin } from '../context.ts';
 import { TenantLimitsSchema, TenantSchema, errorResponses } from '../schemas.ts';
 
@@ -17,7 +18,12 @@ const CreatedTenant = z.object({
   adminKey: z.string(),
 });
 
-/** POST /tenants (create, returns the first admin key once) and GET /tenants. */
+const TenantParams = z.object({ id: z.string().min(1).max(100) });
+const UpdateTenantBody = z.object({
+  limits: TenantLimitsSchema.partial().describe('caps to change; the others keep their values'),
+});
+
+/** POST /tenants (create, returns the first admin key once), GET /tenants, PATCH /tenants/{id}. */
 export const tenantRoutes: RoutePlugin = (app, ctx) => {
   app.post(
     '/tenants',
@@ -56,6 +62,27 @@ export const tenantRoutes: RoutePlugin = (app, ctx) => {
     async (request) => {
       await ctx.authorize(request, ['operator']);
       return { tenants: await ctx.tenancy.listTenants() };
+    },
+  );
+
+  app.patch(
+    '/tenants/:id',
+    {
+      schema: {
+        tags: ['tenants'],
+        summary: "Change a tenant's limits and budget (operator); applies to new executions within seconds",
+        params: TenantParams,
+        body: UpdateTenantBody,
+        response: { 200: TenantSchema, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      await ctx.authorize(request, ['operator']);
+      const current = await ctx.store.getTenant(request.params.id);
+      if (!current) throw new RelayError('TENANT_NOT_FOUND', `tenant ${request.params.id} not found`);
+      const updated = await ctx.store.updateTenantLimits(current.id, { ...current.limits, ...request.body.limits });
+      if (!updated) throw new RelayError('TENANT_NOT_FOUND', `tenant ${request.params.id} not found`);
+      return updated;
     },
   );
 };
