@@ -242,9 +242,23 @@ export class ExecutionService {
     }
   }
 
-  /** Every recorded attempt of an execution, oldest first (none without an attempt log). */
-  async attempts(id: string): Promise<ExecutionAttempt[]> {
-    return (await this.#deps.attempts?.listAttempts(id)) ?? [];
+  /**
+   * Every recorded attempt of an execution, oldest first (none without an
+   * attempt log). The engine writes an attempt's verdict into the record a
+   * moment before the worker closes the attempt; a reader in between sees
+   * the open attempt with the verdict the record already holds.
+   */
+  async attempts(record: ExecutionRecord): Promise<ExecutionAttempt[]> {
+    const attempts = (await this.#deps.attempts?.listAttempts(record.id)) ?? [];
+    const last = attempts.at(-1);
+    const settledRecord = record.status !== 'running' && record.status !== 'queued' && record.startedAt !== null;
+    // An attempt opened after the record's attempt started is a newer one (a retry being claimed).
+    if (!last || last.status !== 'running' || !settledRecord || Date.parse(last.startedAt) > Date.parse(record.startedAt!)) {
+      return attempts;
+    }
+    const finishedAt = record.finishedAt;
+    const durationMs = finishedAt === null ? null : Math.max(0, Date.parse(finishedAt) - Date.parse(last.startedAt));
+    return [...attempts.slice(0, -1), { ...last, status: record.status, error: record.error, finishedAt, durationMs }];
   }
 
   /**

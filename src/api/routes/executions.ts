@@ -253,7 +253,7 @@ export function executionRoutes(service: ExecutionService, results: ResultStoreP
         const stored = await results.get(principal.tenant.id, request.params.id);
         if (!stored) throw new RelayError('EXECUTION_NOT_FOUND', `execution ${request.params.id} not found`);
         const record = await service.reconcile(stored);
-        return { ...publicRecord(record), attempts: await service.attempts(record.id) };
+        return { ...publicRecord(record), attempts: await service.attempts(record) };
       },
     );
 
