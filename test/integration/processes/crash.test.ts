@@ -8,10 +8,12 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-return -- response bodies are JSON the tests assert on by value */
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   deployNode,
   execute,
   getExecution,
+  logLines,
   markedPids,
   newTenant,
   unique,
@@ -36,9 +38,14 @@ describe('a worker killed mid-execution', () => {
     cluster = undefined;
   });
 
-  /** The worker holding the execution's current attempt, once it has started the handler. */
+  /** The worker holding the execution's first attempt, once the handler has started (logged). */
   async function holder(c: Cluster, key: string, id: string) {
     const record = await waitForExecution(c, key, id, (r) => r.attempts?.[0]?.status === 'running', 20_000);
+    const deadline = Date.now() + 20_000;
+    while (!(await logLines(c, key, id)).some((l) => l.line === 'started')) {
+      assert.ok(Date.now() < deadline, 'the handler never started');
+      await sleep(25);
+    }
     return c.worker(record.attempts[0].workerId as string);
   }
 
@@ -57,7 +64,7 @@ describe('a worker killed mid-execution', () => {
     const deadline = Date.now() + 1000;
     while ((await markedPids(mark)).length > 0) {
       assert.ok(Date.now() < deadline, 'the killed worker left its sandbox running');
-      await new Promise((r) => setTimeout(r, 25));
+      await sleep(25);
     }
 
     const done = await waitForStatus(c, t.key, res.body.id, 'succeeded', 20_000);
@@ -85,7 +92,7 @@ describe('a worker killed mid-execution', () => {
     let id: string | undefined;
     while (id === undefined) {
       id = (await list())[0]?.id;
-      if (id === undefined) await new Promise((r) => setTimeout(r, 25));
+      if (id === undefined) await sleep(25);
     }
     (await holder(c, t.key, id)).kill('SIGKILL');
     const res = await pending;

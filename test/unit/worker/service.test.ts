@@ -117,3 +117,32 @@ test('two services racing with one Idempotency-Key create one execution', async 
   assert.equal(results.filter((r) => r.replayed).length, 3);
   assert.equal((await bench.results.list({ tenantId: bench.tenant.id, limit: 10 })).length, 1);
 });
+
+test("an attempt the worker has not closed yet is shown with the verdict its record already holds", async () => {
+  const { record } = await service.submit({ tenant: bench.tenant, target, input: 1, async: true });
+  const t0 = Date.now();
+  const open = {
+    attempt: 1,
+    status: 'running' as const,
+    error: null,
+    workerId: 'w_x',
+    startedAt: new Date(t0).toISOString(),
+    finishedAt: null,
+    durationMs: null,
+  };
+  await bench.store.recordAttempt(record.id, open);
+  await bench.results.update(record.id, { status: 'running', attempt: 1, startedAt: new Date(t0 + 1).toISOString() });
+  assert.deepEqual(await service.attempts(await bench.record(record.id)), [open]);
+
+  // The engine wrote the verdict; the worker has yet to close the attempt.
+  const error = { type: 'Error', message: 'boom' };
+  await bench.results.update(record.id, { status: 'failed', error, finishedAt: new Date(t0 + 40).toISOString() });
+  const shown = await service.attempts(await bench.record(record.id));
+  assert.deepEqual(shown, [{ ...open, status: 'failed', error, finishedAt: new Date(t0 + 40).toISOString(), durationMs: 40 }]);
+
+  // A newer attempt being opened for the retry is not dressed in the old verdict.
+  const next = { ...open, attempt: 2, startedAt: new Date(t0 + 100).toISOString() };
+  await bench.store.recordAttempt(record.id, { ...open, status: 'failed', error, finishedAt: new Date(t0 + 40).toISOString(), durationMs: 40 });
+  await bench.store.recordAttempt(record.id, next);
+  assert.deepEqual((await service.attempts(await bench.record(record.id))).at(-1), next);
+});
