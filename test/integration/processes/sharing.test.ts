@@ -43,6 +43,23 @@ describe('API and workers as separate processes', () => {
     assert.equal(sync.body.output.tag, 'sync');
   });
 
+  test("a tenant's concurrency cap holds across worker processes", async () => {
+    const c = (cluster = await startCluster(2, { env: { EXECUTION_CONCURRENCY: '2' } }));
+    const t = await newTenant(c, { maxConcurrency: 1 });
+    const fn = await deployNode(c, t.key, HANDLERS.sleep);
+    const accepted = await Promise.all(
+      Array.from({ length: 6 }, () => execute(c, fn, { key: t.key, input: { ms: 150 } })),
+    );
+    const done = await Promise.all(accepted.map((r) => waitForStatus(c, t.key, r.body.id, 'succeeded')));
+    // Each attempt runs inside its lease; with a cap of 1 no two of them overlap.
+    const spans = done
+      .map((r) => [Date.parse(r.attempts[0].startedAt), Date.parse(r.attempts[0].finishedAt)] as const)
+      .sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < spans.length; i++) {
+      assert.ok(spans[i]![0] >= spans[i - 1]![1], `attempts ${i - 1} and ${i} overlap`);
+    }
+  });
+
   test('with Postgres as the queue, async and sync executions run end to end in the given schema', async () => {
     const c = (cluster = await startCluster(1, { queue: 'postgres' }));
     const t = await newTenant(c);
