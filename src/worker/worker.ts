@@ -203,6 +203,10 @@ export class Worker {
       },
     );
     const attempt = await opened;
+    // Shutdown kept the verdict from the engine; past the lease it is not ours to write either.
+    if (entry.abortReason === 'shutdown' && record.status !== 'cancelled' && Date.now() >= entry.leaseUntil) {
+      entry.abortReason = 'lease-lost';
+    }
     if (entry.abortReason === 'lease-lost') {
       await this.#closeAttempt(job.id, attempt, 'failed', {
         type: 'LeaseLost',
