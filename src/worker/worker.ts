@@ -9,23 +9,20 @@
  * what is left so nothing is lost.
  */
 import { randomBytes } from 'node:crypto';
-import type { ExecutionAttempt, ExecutionError, ExecutionRecord, ExecutionStatus } from '../domain/index.ts';
+import type { ExecutionAttempt, ExecutionError, ExecutionRecord } from '../domain/index.ts';
 import type { ExecutionEngine } from '../engine/engine.ts';
-import { abandonedAttempt, decideAfterAttempt } from '../engine/retry.ts';
+import { decideAfterAttempt } from '../engine/retry.ts';
 import type { RetryPolicy } from '../engine/retry.ts';
 import type { ExecutionPayload } from '../engine/submit.ts';
 import type { LeasedJob, Queue } from '../queue/port.ts';
 import type { ResultStorePort } from '../results/port.ts';
-import type { ControlStore } from '../store/index.ts';
+import { AttemptRecorder, type AttemptLog } from './attempts.ts';
 
 export interface WorkerLogger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
-
-/** Where attempts are written down (the control store satisfies it). */
-export type AttemptLog = Pick<ControlStore, 'recordAttempt' | 'listAttempts'>;
 
 export interface WorkerOptions {
   queue: Queue;
@@ -58,6 +55,7 @@ interface Running {
 export class Worker {
   readonly id: string;
   readonly #opts: WorkerOptions;
+  readonly #attempts: AttemptRecorder;
   readonly #running = new Map<string, Running>();
   readonly #stop = new AbortController();
   #loop: Promise<void> | undefined;
@@ -70,6 +68,7 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.#opts = options;
     this.id = options.workerId ?? `w_${randomBytes(6).toString('hex')}`;
+    this.#attempts = new AttemptRecorder(options.attempts, this.id, (obj, msg) => options.logger.warn(obj, msg));
   }
 
   /** Jobs this worker is running right now. */
@@ -175,7 +174,7 @@ export class Worker {
     const { job, controller } = entry;
     const { engine, results } = this.#opts;
     const payload = job.payload as ExecutionPayload;
-    const opened = this.#openAttempt(job.id, (payload.attemptBase ?? 0) + job.attempt);
+    const opened = this.#attempts.open(job.id, (payload.attemptBase ?? 0) + job.attempt);
     let input = payload.input;
     if (input === undefined) input = (await results.get(null, job.id))?.input ?? null;
     const record = await engine.run(
@@ -208,7 +207,7 @@ export class Worker {
       entry.abortReason = 'lease-lost';
     }
     if (entry.abortReason === 'lease-lost') {
-      await this.#closeAttempt(job.id, attempt, 'failed', {
+      await this.#attempts.close(job.id, attempt, 'failed', {
         type: 'LeaseLost',
         message: `worker ${this.id} lost its lease (heartbeats did not reach the queue in time); the job went to another attempt`,
       });
@@ -227,7 +226,7 @@ export class Worker {
         finishedAt: record.finishedAt ?? new Date().toISOString(),
       });
     }
-    await this.#closeAttempt(job.id, attempt, record.status, record.error);
+    await this.#attempts.close(job.id, attempt, record.status, record.error);
     await this.#settle(job, payload, record);
   }
 
@@ -274,7 +273,7 @@ export class Worker {
       type: 'WorkerShutdown',
       message: `worker ${this.id} was stopped and its shutdown grace ran out during attempt ${job.attempt}`,
     };
-    await this.#closeAttempt(job.id, attempt, 'failed', error);
+    await this.#attempts.close(job.id, attempt, 'failed', error);
     if (job.attempt >= job.maxAttempts) {
       await results.update(job.id, { status: 'failed', output: null, error, finishedAt: new Date().toISOString() });
       await this.#settle(job, payload, { status: 'failed', error });
@@ -283,57 +282,6 @@ export class Worker {
     if (await queue.fail(this.id, job.id, { retryAt: Date.now() })) {
       await results.update(job.id, { status: 'queued', output: null, error: null, finishedAt: null });
       await this.#note(job.id, `[relay] worker ${this.id} stopped during attempt ${job.attempt}; handed back to the queue`);
-    }
-  }
-
-  /** Records an attempt as running (closing earlier ones whose worker vanished); null without an attempt log. */
-  async #openAttempt(executionId: string, attempt: number): Promise<ExecutionAttempt | null> {
-    const log = this.#opts.attempts;
-    if (!log) return null;
-    const opened: ExecutionAttempt = {
-      attempt,
-      status: 'running',
-      error: null,
-      workerId: this.id,
-      startedAt: new Date().toISOString(),
-      finishedAt: null,
-      durationMs: null,
-    };
-    try {
-      // An earlier attempt still "running" lost its worker: the queue re-delivered it after the lease ran out.
-      if (attempt > 1) {
-        for (const earlier of await log.listAttempts(executionId)) {
-          if (earlier.attempt < attempt && earlier.status === 'running') {
-            await log.recordAttempt(executionId, abandonedAttempt(earlier));
-          }
-        }
-      }
-      await log.recordAttempt(executionId, opened);
-    } catch (err) {
-      this.#opts.logger.warn({ err, execution: executionId, attempt }, 'could not record the attempt');
-    }
-    return opened;
-  }
-
-  async #closeAttempt(
-    executionId: string,
-    opened: ExecutionAttempt | null,
-    status: ExecutionStatus,
-    error: ExecutionError | null,
-  ): Promise<void> {
-    const log = this.#opts.attempts;
-    if (!log || !opened) return;
-    const finishedAt = new Date();
-    try {
-      await log.recordAttempt(executionId, {
-        ...opened,
-        status,
-        error,
-        finishedAt: finishedAt.toISOString(),
-        durationMs: finishedAt.getTime() - Date.parse(opened.startedAt),
-      });
-    } catch (err) {
-      this.#opts.logger.warn({ err, execution: executionId, attempt: opened.attempt }, 'could not record the attempt');
     }
   }
 
