@@ -72,7 +72,7 @@ export class Coalescer<Req, Res> {
     }
     const batch = this.#queue.splice(0, count);
     this.#inFlight++;
-    this.#run(batch.map((p) => p.req))
+    void this.#run(batch.map((p) => p.req))
       .then(
         (results) => {
           batch.forEach((p, i) => p.resolve(results[i] as Res));

@@ -35,11 +35,6 @@ export class LocalSignals {
     };
   }
 
-  /** Jobs this process waits on (for adapters that fetch completions on a broadcast). */
-  waitedJobs(): string[] {
-    return [...this.#completionWaiters.keys()];
-  }
-
   /** Wake every idle waitForWork in this process. */
   workArrived(): void {
     for (const w of [...this.#workWaiters]) w();
@@ -48,10 +43,6 @@ export class LocalSignals {
   onWork(fn: Waiter): () => void {
     this.#workWaiters.add(fn);
     return () => this.#workWaiters.delete(fn);
-  }
-
-  get workWaiters(): number {
-    return this.#workWaiters.size;
   }
 
   cancelled(jobId: string): void {
