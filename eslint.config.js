@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.relay/', 'bench/results/', 'src/runtimes/*/bootstrap/**', 'examples/'] },
+  { ignores: ['node_modules/', '.relay/', 'bench/results/', 'src/runtimes/*/bootstrap/**', 'examples/', 'eslint.config.js'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
