@@ -6,7 +6,7 @@
  * it and removes the dir.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are JSON that tests assert on by value */
-import { readFile } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
 import { loadConfig, type RelayConfig } from '../../src/config/index.ts';
 import type { ExecutionPlane } from '../../src/execution-plane.ts';
 import { startServer, type Graph, type RelayServer, type ServerOptions } from '../../src/main.ts';
@@ -56,6 +56,9 @@ export async function startTestServer(
   options: TestServerOptions = {},
 ): Promise<TestServer> {
   const dir: TempDir = await makeTempDir('relay-e2e-');
+  // Sandboxes may run as another host user (65534 when the server runs as
+  // root) and bind package dirs under the data dir by path: let them search it.
+  if (options.execution) await chmod(dir.path, 0o711);
   const config = loadConfig({
     RELAY_DATA_DIR: dir.path,
     PORT: '0',

@@ -1,6 +1,6 @@
 /** The runtime suite for Node.js 24 handlers, through HTTP with bubblewrap. */
 import assert from 'node:assert/strict';
-import { nodeProbe } from './probes.ts';
+import { expectWritesRefused, nodeProbe } from './probes.ts';
 import { runtimeSuite } from './suite.ts';
 
 runtimeSuite({
@@ -24,7 +24,7 @@ runtimeSuite({
   sleepingProcesses: 2,
   // Node itself needs about 40 MB.
   bombMemoryMb: 128,
-  writeExpected: { code: 'EROFS', task: 'EROFS', root: 'EROFS', etc: 'EROFS', tmp: 'ok' },
+  expectWrite: expectWritesRefused,
   read: (paths) => ({ paths, expected: Object.fromEntries(paths.map((p) => [p, 'ENOENT'])) }),
   floodStream: 'stdout',
   envOf: (record) => record.output as Record<string, string>,

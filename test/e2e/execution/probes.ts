@@ -4,6 +4,7 @@
  * same code a user could deploy. Results are symbolic errno names
  * (EROFS, ENOENT, ECONNREFUSED) in both languages.
  */
+import assert from 'node:assert/strict';
 import type { Package } from './support.ts';
 
 export const PYTHON_PROBE = String.raw`"""Misbehaves on request, for Relay's end-to-end tests."""
@@ -75,10 +76,13 @@ def handler(event, context):
         return result
     if case == "connect":
         try:
-            socket.create_connection(("127.0.0.1", event["port"]), timeout=2).close()
+            socket.create_connection((event["host"], event["port"]), timeout=2).close()
             return "connected"
         except OSError as err:
             return code(err)
+    if case == "routes":
+        with open("/proc/net/route") as f:
+            return [line.split()[:2] for line in f.read().splitlines()[1:]]
     if case == "flood":
         line = "x" * 1023
         for _ in range(10240):
@@ -154,11 +158,13 @@ export async function handler(event, context) {
     }
     case 'connect':
       return new Promise((resolve) => {
-        const socket = net.connect(event.port, '127.0.0.1');
+        const socket = net.connect(event.port, event.host);
         socket.setTimeout(2000, () => resolve('ETIMEDOUT'));
         socket.on('connect', () => { socket.destroy(); resolve('connected'); });
         socket.on('error', (err) => resolve(err.code));
       });
+    case 'routes':
+      return fs.readFileSync('/proc/net/route', 'utf8').split('\n').slice(1).filter(Boolean).map((line) => line.split(/\s+/).slice(0, 2));
     case 'flood': {
       const line = 'x'.repeat(1023);
       for (let i = 0; i < 10240; i++) console.log(line);
@@ -186,4 +192,19 @@ export function nodeProbe(manifest: Record<string, unknown> = {}, tag = ''): Pac
     manifest: { runtime: 'node24', entrypoint: 'index.handler', ...manifest },
     files: { 'index.mjs': `${NODE_PROBE}// ${tag}\n` },
   };
+}
+
+/**
+ * The `write` case's answer: its own code, /var/task, / and /etc refused —
+ * EROFS (a read-only mount) or EACCES (the sandbox's user may not write
+ * there; which comes first depends on the host user sandboxes run as) —
+ * and /tmp writable.
+ */
+export function expectWritesRefused(output: Record<string, string>): void {
+  const { tmp, ...outside } = output;
+  assert.equal(tmp, 'ok');
+  assert.deepEqual(Object.keys(outside).sort(), ['code', 'etc', 'root', 'task']);
+  for (const [target, code] of Object.entries(outside)) {
+    assert.ok(code === 'EROFS' || code === 'EACCES', `${target}: ${code}`);
+  }
 }

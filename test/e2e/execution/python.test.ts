@@ -1,6 +1,6 @@
 /** The runtime suite for Python 3.11 handlers, through HTTP with bubblewrap. */
 import assert from 'node:assert/strict';
-import { pythonProbe } from './probes.ts';
+import { expectWritesRefused, pythonProbe } from './probes.ts';
 import { runtimeSuite } from './suite.ts';
 
 runtimeSuite({
@@ -23,7 +23,7 @@ runtimeSuite({
   // The bootstrap and the child the handler starts.
   sleepingProcesses: 2,
   bombMemoryMb: 64,
-  writeExpected: { code: 'EROFS', task: 'EROFS', root: 'EROFS', etc: 'EROFS', tmp: 'ok' },
+  expectWrite: expectWritesRefused,
   read: (paths) => ({ paths, expected: Object.fromEntries(paths.map((p) => [p, 'ENOENT'])) }),
   floodStream: 'stdout',
   envOf: (record) => record.output as Record<string, string>,

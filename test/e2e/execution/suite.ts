@@ -7,10 +7,10 @@
  * exist in a runtime is skipped with the reason, and its file tests what
  * stands in for it.
  */
-/* eslint-disable @typescript-eslint/no-explicit-any -- records are JSON the tests assert on by value */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +23,7 @@ import {
   deployVersion,
   examplePackage,
   execute,
+  hostAddress,
   hostListener,
   logLines,
   markedProcesses,
@@ -30,58 +31,8 @@ import {
   peakProcesses,
   startExecutionServer,
   unique,
-  type Package,
 } from './support.ts';
-
-export type Case =
-  | 'raise'
-  | 'sleep'
-  | 'memory'
-  | 'fork'
-  | 'loop'
-  | 'write'
-  | 'read'
-  | 'connect'
-  | 'flood'
-  | 'env'
-  | 'count';
-
-export interface Probe {
-  pkg: Package;
-  input: unknown;
-}
-
-export interface RuntimeSpec {
-  runtime: string;
-  /** Directory under examples/ with the runtime's echo function. */
-  example: string;
-  /** Checks the example's output for `input`. */
-  expectEcho(output: any, call: { input: unknown; rufid: string; id: string }): void;
-  /** A package and input that provoke `c`; `manifest` is merged into the package's manifest. */
-  probe(
-    c: Case,
-    manifest: Record<string, unknown>,
-    params?: { paths?: string[]; tag?: string },
-  ): Promise<Probe>;
-  /** The error a `raise` call answers, for `why` = 'no reason'. */
-  raised: { type: string; message: string | RegExp };
-  /** Fewest host processes a sleeping sandbox shows (its bootstrap, and the child a handler starts). */
-  sleepingProcesses: number;
-  /** Memory limit for the bomb: room for the interpreter, little more. */
-  bombMemoryMb: number;
-  /** What `write` answers: every attempt outside /tmp refused. */
-  writeExpected: unknown;
-  /** The paths a `read` probe tries for these host paths, and what it answers. */
-  read(hostPaths: string[]): { paths: string[]; expected: unknown };
-  /** The stream a `flood` writes to. */
-  floodStream: 'stdout' | 'stderr';
-  /** The function's environment as the `env` call shows it. */
-  envOf(record: any, lines: any[]): Record<string, string>;
-  /** Variables a runtime gives every function besides the manifest's. */
-  runtimeEnv: readonly string[];
-  /** Cases that cannot exist in this runtime, with the reason. */
-  absent?: Partial<Record<'fork' | 'connect' | 'count', string>>;
-}
+import type { Case, RuntimeSpec } from './spec.ts';
 
 /** Registers the suite for one runtime. */
 export function runtimeSuite(spec: RuntimeSpec): void {
@@ -222,7 +173,12 @@ export function runtimeSuite(spec: RuntimeSpec): void {
       const { rufid, input } = await deployProbe('write', {});
       const res = await execute(ts, key, rufid, input);
       assert.equal(res.status, 200, res.text);
-      assert.deepEqual(res.body.output, spec.writeExpected);
+      spec.expectWrite(res.body.output);
+      // Seen from the host: the package the sandbox was given is unchanged.
+      const packages = path.join(ts.dataDir, 'packages');
+      for (const digest of await readdir(packages)) {
+        assert.ok(!(await readdir(path.join(packages, digest))).includes('new.txt'));
+      }
     });
 
     test("host files are out of reach: /etc/shadow, the server's data dir, the repository", async () => {
@@ -240,23 +196,56 @@ export function runtimeSuite(spec: RuntimeSpec): void {
     });
 
     test(
-      'no connection leaves the sandbox unless the manifest sets network: true',
+      "no network unless the manifest sets network: true, and never the host's own services",
       { skip: spec.absent?.connect },
       async (t) => {
+        // Listens on every host address: its loopback and the addresses the host serves on.
         const listener = await hostListener();
         t.after(() => listener.close());
-        const closed = await deployProbe('connect', {});
-        for (const port of [listener.port, 5432]) {
-          const res = await execute(ts, key, closed.rufid, { case: 'connect', port });
+        const host = hostAddress();
+        const connect = async (rufid: string, to: string, port: number) => {
+          const res = await execute(ts, key, rufid, { case: 'connect', host: to, port });
           assert.equal(res.status, 200, res.text);
-          assert.equal(res.body.output, 'ECONNREFUSED', `port ${port}`);
-        }
+          return `${to}:${port} ${String(res.body.output)}`;
+        };
+        const routes = async (rufid: string) =>
+          (await execute(ts, key, rufid, { case: 'routes' })).body.output as string[][];
+
+        const closed = (await deployProbe('connect', {})).rufid;
+        assert.deepEqual(await routes(closed), [], 'loopback only: no route anywhere');
+        const outside = '198.51.100.1';
+        assert.deepEqual(
+          [
+            await connect(closed, '127.0.0.1', listener.port),
+            await connect(closed, '127.0.0.1', 5432),
+            await connect(closed, outside, 80),
+            ...(host ? [await connect(closed, host, listener.port)] : []),
+          ],
+          [
+            `127.0.0.1:${listener.port} ECONNREFUSED`,
+            '127.0.0.1:5432 ECONNREFUSED',
+            `${outside}:80 ENETUNREACH`,
+            ...(host ? [`${host}:${listener.port} ENETUNREACH`] : []),
+          ],
+        );
+
+        const open = (await deployProbe('connect', { network: true })).rufid;
+        assert.ok(
+          (await routes(open)).some(([, destination]) => destination === '00000000'),
+          'a networked sandbox has a default route',
+        );
+        // Its 127.0.0.1 is its own, and the host's addresses are unreachable from it.
+        assert.deepEqual(
+          [
+            await connect(open, '127.0.0.1', listener.port),
+            ...(host ? [await connect(open, host, listener.port)] : []),
+          ],
+          [
+            `127.0.0.1:${listener.port} ECONNREFUSED`,
+            ...(host ? [`${host}:${listener.port} EHOSTUNREACH`] : []),
+          ],
+        );
         assert.equal(listener.connections(), 0);
-        const open = await deployProbe('connect', { network: true });
-        const res = await execute(ts, key, open.rufid, { case: 'connect', port: listener.port });
-        assert.equal(res.body.output, 'connected');
-        for (let i = 0; i < 50 && listener.connections() === 0; i++) await sleep(20);
-        assert.equal(listener.connections(), 1);
       },
     );
 

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -156,7 +157,14 @@ export async function peakProcesses(
   return { peak: Math.max(0, ...samples), samples };
 }
 
-/** A TCP listener on the host's loopback that counts the connections it accepts. */
+/** The host's first non-loopback IPv4 address, if it has one. */
+export function hostAddress(): string | undefined {
+  return Object.values(os.networkInterfaces())
+    .flat()
+    .find((a) => a?.family === 'IPv4' && !a.internal)?.address;
+}
+
+/** A TCP listener on every host address that counts the connections it accepts. */
 export async function hostListener(): Promise<{
   port: number;
   connections: () => number;
@@ -170,7 +178,7 @@ export async function hostListener(): Promise<{
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
   const port = (server.address() as net.AddressInfo).port;
   return {
     port,
