@@ -232,12 +232,7 @@ export class RedisQueue implements Queue {
   async #completeBatch(reqs: CompleteRequest[]): Promise<boolean[]> {
     const args: string[] = [];
     for (const r of reqs) args.push(r.workerId, r.jobId, r.outcome);
-    const codes = (await this.#script(
-      'relayComplete',
-      Date.now(),
-      this.#options.completionRetentionMs,
-      ...args,
-    )) as number[];
+    const codes = (await this.#script('relayComplete', Date.now(), ...args)) as number[];
     return codes.map((c) => c === 1);
   }
 
@@ -247,7 +242,6 @@ export class RedisQueue implements Queue {
     const reply = (await this.#script(
       'relayFail',
       now,
-      this.#options.completionRetentionMs,
       workerId,
       jobId,
       'dead' in action ? '' : action.retryAt,
@@ -266,7 +260,6 @@ export class RedisQueue implements Queue {
     const outcome = (await this.#script(
       'relayCancel',
       now,
-      this.#options.completionRetentionMs,
       jobId,
       this.#instance,
       cancelled,
@@ -294,15 +287,14 @@ export class RedisQueue implements Queue {
       dead,
       cancelled,
     )) as (number | string)[];
-    const [requeued, deadCount, promoted] = reply as [number, number, number];
-    for (let i = 3; i < reply.length; i += 2) {
+    const [requeued, deadCount, promoted, purged] = reply as [number, number, number, number];
+    for (let i = 4; i < reply.length; i += 2) {
       this.#signals.completed(
         this.#completion(reply[i] as string, reply[i + 1] === 'd' ? dead : cancelled),
       );
     }
     if (requeued + promoted > 0) this.#signals.workArrived();
-    // Finished jobs expire on their own (a TTL on each completion): nothing to purge.
-    return { requeued, dead: deadCount, purged: 0 };
+    return { requeued, dead: deadCount, purged };
   }
 
   async depth(): Promise<QueueDepth> {
@@ -336,18 +328,18 @@ export class RedisQueue implements Queue {
   }
 
   async waitForCompletion(jobId: string, timeoutMs: number): Promise<Completion | null> {
-    const key = `${this.#base}done:${jobId}`;
+    const channel = `${this.#base}done:${jobId}`;
     return awaitCompletion({
       jobId,
       timeoutMs,
       signals: this.#signals,
       check: async () => {
-        const json = await this.#redis.get(key);
+        const json = await this.#redis.hget(`${this.#base}done`, jobId);
         return json === null ? null : this.#completion(jobId, json);
       },
       // The channel is the fast path; this poll only covers a dropped subscription.
       pollMs: Math.max(this.#options.pollIntervalMs, 1000),
-      subscribe: (recheck) => this.#subscriber.subscribe(key, recheck),
+      subscribe: (recheck) => this.#subscriber.subscribe(channel, recheck),
     });
   }
 

@@ -19,9 +19,11 @@ local function wake(n)
   for i = 1, math.min(n, 16) do redis.call('LPUSH', base .. 'wake', '1') end
   redis.call('LTRIM', base .. 'wake', 0, 63)
 end
-local function finish(id, outcome, retention)
+-- Completions live in one hash (done) indexed by finish time (donezs) for the reaper's purge.
+local function finish(id, outcome, now)
   redis.call('DEL', base .. 'job:' .. id)
-  redis.call('SET', base .. 'done:' .. id, outcome, 'PX', retention)
+  redis.call('HSET', base .. 'done', id, outcome)
+  redis.call('ZADD', base .. 'donezs', num(now), id)
   redis.call('PUBLISH', base .. 'done:' .. id, outcome)
 end
 -- The worker holding a live lease on id, or nil.

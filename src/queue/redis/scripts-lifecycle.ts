@@ -22,20 +22,20 @@ end
 return out
 `;
 
-/** ARGV: now, retention, worker, id, retry-at ('' = dead), dead outcome, cancelled outcome.
+/** ARGV: now, worker, id, retry-at ('' = dead), dead outcome, cancelled outcome.
  * Returns {0} not held, {1, outcome} finished, {2} ready again, {3} delayed. */
 export const FAIL = `
-local now, retention, worker, id, retryAt = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local now, worker, id, retryAt = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 if holder(id, now) ~= worker then return {0} end
 local j = load(id)
 unlease(id)
 if j.c == '1' then
-  finish(id, ARGV[7], retention)
-  return {1, ARGV[7]}
+  finish(id, ARGV[6], now)
+  return {1, ARGV[6]}
 end
 if retryAt == '' or j.a >= j.m then
-  finish(id, ARGV[6], retention)
-  return {1, ARGV[6]}
+  finish(id, ARGV[5], now)
+  return {1, ARGV[5]}
 end
 if requeue(id, j, tonumber(retryAt), now) then
   wake(1)
@@ -44,14 +44,14 @@ end
 return {3}
 `;
 
-/** ARGV: now, retention, id, instance, cancelled outcome. Returns the CancelOutcome. */
+/** ARGV: now, id, instance, cancelled outcome. Returns the CancelOutcome. */
 export const CANCEL = `
-local retention, id = ARGV[2], ARGV[3]
+local now, id = tonumber(ARGV[1]), ARGV[2]
 local j = load(id)
 if j == nil then return 'unknown' end
 if redis.call('HEXISTS', base .. 'lw', id) == 1 then
   redis.call('HSET', base .. 'job:' .. id, 'c', '1')
-  redis.call('PUBLISH', base .. 'cancel', ARGV[4] .. ':' .. id)
+  redis.call('PUBLISH', base .. 'cancel', ARGV[3] .. ':' .. id)
   return 'signalled'
 end
 if j.s == 'ready' then
@@ -62,14 +62,14 @@ else
 end
 redis.call('HINCRBY', base .. 'queued', j.t, -1)
 redis.call('HINCRBY', base .. 'queued', '', -1)
-finish(id, ARGV[5], retention)
+finish(id, ARGV[4], now)
 return 'cancelled'
 `;
 
 /** ARGV: now, retention, limit, dead outcome, cancelled outcome.
- * Returns {requeued, dead, promoted, id, 'd' | 'c', ...}. */
+ * Returns {requeued, dead, promoted, purged, id, 'd' | 'c', ...}. */
 export const REAP = `
-local now, retention = tonumber(ARGV[1]), ARGV[2]
+local now = tonumber(ARGV[1])
 local ids = redis.call('ZRANGEBYSCORE', base .. 'leases', '-inf', '(' .. num(now), 'LIMIT', 0, tonumber(ARGV[3]))
 local requeued, dead, finished = 0, 0, {}
 for _, id in ipairs(ids) do
@@ -77,14 +77,14 @@ for _, id in ipairs(ids) do
   unlease(id)
   if j ~= nil then
     if j.c == '1' then
-      finish(id, ARGV[5], retention)
+      finish(id, ARGV[5], now)
       finished[#finished + 1] = id
       finished[#finished + 1] = 'c'
     elseif j.a < j.m then
       requeue(id, j, now, now)
       requeued = requeued + 1
     else
-      finish(id, ARGV[4], retention)
+      finish(id, ARGV[4], now)
       dead = dead + 1
       finished[#finished + 1] = id
       finished[#finished + 1] = 'd'
@@ -93,7 +93,13 @@ for _, id in ipairs(ids) do
 end
 local promoted = promote(now)
 wake(requeued + promoted)
-local out = {requeued, dead, promoted}
+-- Completions past their retention (ARGV[2]) go, oldest first.
+local old = redis.call('ZRANGEBYSCORE', base .. 'donezs', '-inf', '(' .. num(now - tonumber(ARGV[2])), 'LIMIT', 0, 5000)
+if #old > 0 then
+  redis.call('HDEL', base .. 'done', unpack(old))
+  redis.call('ZREM', base .. 'donezs', unpack(old))
+end
+local out = {requeued, dead, promoted, #old}
 for _, v in ipairs(finished) do out[#out + 1] = v end
 return out
 `;

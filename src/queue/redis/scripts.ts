@@ -19,8 +19,9 @@
  *   id -> worker); jobs of limited groups are also in glease:<group> (zset
  *   id -> deadline; live leases are a ZCOUNT from now) and lg (id ->
  *   group). A claim writes these per batch, not per job.
- * - queued: hash tenant -> waiting jobs ('' is the total); done:<id> the
- *   completion with a TTL (and the channel it is published on); wake: the
+ * - queued: hash tenant -> waiting jobs ('' is the total); done: hash id ->
+ *   completion, with donezs (zset id -> finish time) for the reaper's purge;
+ *   a completion is also published on the channel done:<id>; wake: the
  *   list idle workers block on.
  */
 
@@ -53,7 +54,6 @@ for i = 0, n - 1 do
   redis.call('HSET', base .. 'job:' .. id, 't', t, 'g', g, 'p', p, 'a', '1', 'm', ARGV[o + 5],
     'd', ARGV[o + 6], 'e', ARGV[1], 'r', ARGV[o + 7], 'tp', ARGV[o + 8], 'q', q,
     's', isReady and 'ready' or 'delayed', 'c', '0')
-  redis.call('DEL', base .. 'done:' .. id)
   groups[g] = { ARGV[o + 9], t }
   if isReady then
     redis.call('ZADD', base .. 'ready:' .. g, score(p, q), id)
@@ -67,6 +67,11 @@ for g, v in pairs(groups) do
   redis.call('HSET', base .. 'caps', g, v[1])
   redis.call('HSET', base .. 'gtenant', g, v[2])
 end
+-- A re-driven id starts without its old completion.
+local ids = {}
+for i = 0, n - 1 do ids[i + 1] = ARGV[4 + i * F] end
+redis.call('HDEL', base .. 'done', unpack(ids))
+redis.call('ZREM', base .. 'donezs', unpack(ids))
 for t, a in pairs(adding) do redis.call('HINCRBY', queued, t, a) end
 redis.call('HINCRBY', queued, '', n)
 wake(ready)
@@ -112,45 +117,54 @@ if taken == 0 then
   redis.call('DEL', base .. 'wake')
   return {}
 end
-local popped, leases, holders = {}, {}, {}
+-- Explicit counters instead of #t: the length operator is a search on every append.
+local popped, leases, holders, nl = {}, {}, {}, 0
 for i, k in pairs(take) do
   local g = groups[i]
   local r = redis.call('ZPOPMIN', base .. 'ready:' .. g, k)
-  local ids, mine, grp = {}, {}, {}
+  local ids, ni = {}, 0
   for x = 1, #r, 2 do
     local id = r[x]
-    ids[#ids + 1] = id
-    leases[#leases + 1] = untilMs
-    leases[#leases + 1] = id
-    holders[#holders + 1] = id
-    holders[#holders + 1] = worker
-    mine[#mine + 1] = untilMs
-    mine[#mine + 1] = id
-    grp[#grp + 1] = id
-    grp[#grp + 1] = g
+    ni = ni + 1
+    ids[ni] = id
+    leases[nl + 1] = untilMs
+    leases[nl + 2] = id
+    holders[nl + 1] = id
+    holders[nl + 2] = worker
+    nl = nl + 2
   end
   popped[i] = ids
-  if capped[i] and #ids > 0 then
+  if capped[i] and ni > 0 then
+    local mine, grp = {}, {}
+    for x, id in ipairs(ids) do
+      mine[2 * x - 1] = untilMs
+      mine[2 * x] = id
+      grp[2 * x - 1] = id
+      grp[2 * x] = g
+    end
     redis.call('ZADD', base .. 'glease:' .. g, unpack(mine))
     redis.call('HSET', base .. 'lg', unpack(grp))
   end
 end
 redis.call('ZADD', base .. 'leases', unpack(leases))
 redis.call('HSET', base .. 'lw', unpack(holders))
-local out, served, perTenant, cursor = {}, {}, {}, {}
+local jobs = base .. 'job:'
+local out, served, perTenant, cursor, no, ns = {}, {}, {}, {}, 0, 0
 for _, i in ipairs(slots) do
   local c = (cursor[i] or 0) + 1
   cursor[i] = c
   local id = popped[i][c]
-  local f = redis.call('HMGET', base .. 'job:' .. id, 't', 'p', 'a', 'm', 'd', 'e', 'r', 'tp')
-  out[#out + 1] = id
-  out[#out + 1] = groups[i]
-  for k = 1, 8 do out[#out + 1] = f[k] end
+  local f = redis.call('HMGET', jobs .. id, 't', 'p', 'a', 'm', 'd', 'e', 'r', 'tp')
+  out[no + 1] = id
+  out[no + 2] = groups[i]
+  for k = 1, 8 do out[no + 2 + k] = f[k] end
+  no = no + 10
   perTenant[f[1]] = (perTenant[f[1]] or 0) + 1
-  served[#served + 1] = groups[i]
+  ns = ns + 1
+  served[ns] = groups[i]
 end
 for t, k in pairs(perTenant) do redis.call('HINCRBY', base .. 'queued', t, -k) end
-redis.call('HINCRBY', base .. 'queued', '', -#served)
+redis.call('HINCRBY', base .. 'queued', '', -ns)
 -- Stamp served groups in the order of their last turn, so the rotation continues there.
 local lastTurn, order = {}, {}
 for k, g in ipairs(served) do lastTurn[g] = k end
@@ -168,30 +182,38 @@ end
 return out
 `;
 
-/** ARGV: now, retention, then (worker, id, outcome) triples. Returns 1 or 0 per triple. */
+/** ARGV: now, then (worker, id, outcome) triples. Returns 1 or 0 per triple. */
 const COMPLETE = `
-local now, retention = tonumber(ARGV[1]), ARGV[2]
-local ids = {}
-for i = 4, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
+local now = tonumber(ARGV[1])
+local ids, n = {}, 0
+for i = 3, #ARGV, 3 do
+  n = n + 1
+  ids[n] = ARGV[i]
+end
 -- The lease check for the whole batch in two calls.
 local workers = redis.call('HMGET', base .. 'lw', unpack(ids))
 local deadlines = redis.call('ZMSCORE', base .. 'leases', unpack(ids))
-local out, won, keys, seen = {}, {}, {}, {}
-for x, id in ipairs(ids) do
-  local o = 3 + (x - 1) * 3
+local jobs = base .. 'job:'
+local out, won, keys, seen, outcomes, stamps, nw = {}, {}, {}, {}, {}, {}, 0
+for x = 1, n do
+  local id, o = ids[x], x * 3 - 1
   local d = deadlines[x]
   if not seen[id] and workers[x] == ARGV[o] and d and tonumber(d) >= now then
     seen[id] = true
-    won[#won + 1] = id
-    keys[#keys + 1] = base .. 'job:' .. id
-    redis.call('SET', base .. 'done:' .. id, ARGV[o + 2], 'PX', retention)
+    nw = nw + 1
+    won[nw] = id
+    keys[nw] = jobs .. id
+    outcomes[2 * nw - 1] = id
+    outcomes[2 * nw] = ARGV[o + 2]
+    stamps[2 * nw - 1] = ARGV[1]
+    stamps[2 * nw] = id
     redis.call('PUBLISH', base .. 'done:' .. id, ARGV[o + 2])
-    out[#out + 1] = 1
+    out[x] = 1
   else
-    out[#out + 1] = 0
+    out[x] = 0
   end
 end
-if #won > 0 then
+if nw > 0 then
   local groups = redis.call('HMGET', base .. 'lg', unpack(won))
   for x, g in ipairs(groups) do
     if g then redis.call('ZREM', base .. 'glease:' .. g, won[x]) end
@@ -200,6 +222,8 @@ if #won > 0 then
   redis.call('ZREM', base .. 'leases', unpack(won))
   redis.call('HDEL', base .. 'lw', unpack(won))
   redis.call('DEL', unpack(keys))
+  redis.call('HSET', base .. 'done', unpack(outcomes))
+  redis.call('ZADD', base .. 'donezs', unpack(stamps))
 end
 return out
 `;

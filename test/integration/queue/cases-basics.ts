@@ -149,4 +149,17 @@ export function basicCases(make: MakeQueue): void {
     assert.equal(again?.attempt, 1);
     assert.deepEqual(again?.payload, { again: true });
   });
+
+  test('a completion stays readable for its retention, then the reaper purges it', async (t) => {
+    const { queue } = await freshQueue(t, make, { completionRetentionMs: 1000 });
+    const job = newJob('t1');
+    await queue.enqueue(job);
+    await queue.claim('w1', 1, 10_000);
+    await queue.complete('w1', job.id, { status: 'succeeded' });
+    assert.equal((await queue.reapExpired()).purged, 0);
+    assert.equal((await queue.waitForCompletion(job.id, 50))?.status, 'succeeded');
+    await sleep(1200);
+    assert.equal((await queue.reapExpired()).purged, 1);
+    assert.equal(await queue.waitForCompletion(job.id, 50), null);
+  });
 }
