@@ -7,7 +7,7 @@ const { existsSync } = require('node:fs');
 const { registerHooks } = require('node:module');
 const { basename, dirname, join } = require('node:path');
 const { pathToFileURL } = require('node:url');
-const { describeError, errorLine, replyLine, send, sendLine, serve } = require('./protocol.cjs');
+const { blockingOutput, describeError, errorLine, replyLine, send, sendLine, serve } = require('./protocol.cjs');
 
 const EXTENSIONS = ['.mjs', '.js', '.cjs'];
 
@@ -22,6 +22,7 @@ class LoadError extends Error {
 let current = null;
 
 async function main() {
+  blockingOutput();
   const env = process.env;
   let handler;
   try {

@@ -151,4 +151,28 @@ async function handleLine(line, handle) {
   return handle(request);
 }
 
-module.exports = { describeError, errorLine, replyLine, send, sendLine, serve };
+/**
+ * Makes the function's stdout and stderr block when their pipe is full, as
+ * they do for Python: Node otherwise queues what the pipe cannot take and
+ * writes it later, so lines printed just before a reply would arrive after
+ * it and be counted against the next invocation. Done when a stream is
+ * first used, so a function that never prints loads no stream code.
+ */
+function blockingOutput() {
+  for (const name of ['stdout', 'stderr']) {
+    const lazy = Object.getOwnPropertyDescriptor(process, name);
+    if (!lazy?.get || !lazy.configurable) continue;
+    Object.defineProperty(process, name, {
+      configurable: true,
+      enumerable: lazy.enumerable,
+      get() {
+        const stream = lazy.get.call(process);
+        stream._handle?.setBlocking?.(true);
+        Object.defineProperty(process, name, { configurable: true, enumerable: lazy.enumerable, value: stream });
+        return stream;
+      },
+    });
+  }
+}
+
+module.exports = { blockingOutput, describeError, errorLine, replyLine, send, sendLine, serve };
