@@ -1,17 +1,28 @@
 /**
  * runIsolated: one command (a dependency installer, say) under the same
  * isolation as a function sandbox (bwrap namespaces, seccomp, cgroup,
- * rlimits) but with caller-chosen binds and no invoke protocol: it runs to
- * completion and its output is captured.
+ * rlimits, the same host user, the same user-mode network) but with
+ * caller-chosen binds and no invoke protocol: it runs to completion and
+ * its output is captured. When sandboxes run as another host user than
+ * Relay (Relay is root), writable binds are lent to that user for the run.
  */
 import { availableParallelism } from 'node:os';
+import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { newId } from '../domain/index.ts';
 import { rootLayout, type Bind } from './bwrap/args.ts';
+import { networkTools, type NetworkTools } from './bwrap/network.ts';
 import { DEFAULT_BWRAP_PATH, probeBwrap } from './bwrap/provider.ts';
 import { compileSeccompFilter, seccompSupported } from './bwrap/seccomp.ts';
 import { spawnBwrap } from './bwrap/spawn.ts';
+import {
+  assertReachable,
+  lendTree,
+  noNewPrivsPrefix,
+  sandboxCredentials,
+  type HostCredentials,
+} from './credentials.ts';
 import { killSandbox, whenExited } from './kill.ts';
 import { inheritedDescriptors, launch } from './launcher.ts';
 import { ResourceLimitsEnforcer } from './limits/index.ts';
@@ -94,6 +105,7 @@ export class IsolatedRunner {
   private readonly seccomp: Buffer | null;
   private readonly layout: string[];
   private readonly strayFds: number[];
+  private readonly credentials: HostCredentials | null;
 
   constructor(mode: 'bwrap' | 'process', bwrapPath: string, options: IsolationOptions) {
     this.mode = mode;
@@ -105,6 +117,7 @@ export class IsolatedRunner {
     this.seccomp = mode === 'bwrap' && seccompSupported() ? compileSeccompFilter() : null;
     this.layout = mode === 'bwrap' ? rootLayout() : [];
     this.strayFds = inheritedDescriptors();
+    this.credentials = sandboxCredentials();
   }
 
   /** Run one command to completion; its cgroup is removed before this resolves. */
@@ -115,6 +128,31 @@ export class IsolatedRunner {
         'runIsolated without bwrap cannot remap paths: bind each host path to itself',
       );
     }
+    const tools = mode === 'bwrap' && command.network ? networkTools() : null;
+    const creds = this.credentials;
+    const restore: Array<() => Promise<void>> = [];
+    try {
+      if (creds) {
+        for (const b of command.binds) {
+          if (!b.writable) assertReachable(b.host, creds);
+          else {
+            assertReachable(path.dirname(b.host), creds);
+            restore.push(await lendTree(b.host, creds));
+          }
+        }
+      }
+      return await this.execute(command, tools);
+    } finally {
+      // The command and all it started are gone by now: nothing writes while ownership returns.
+      for (const r of restore) await r();
+    }
+  }
+
+  private async execute(
+    command: IsolatedCommand,
+    tools: NetworkTools | null,
+  ): Promise<IsolatedResult> {
+    const { mode } = this;
     const cgroup = this.enforcer.cgroup(newId('iso'), {
       memoryMb: command.memoryMb,
       cpus: command.cpus ?? availableParallelism(),
@@ -126,13 +164,13 @@ export class IsolatedRunner {
     );
     const started = performance.now();
     try {
-      const child =
+      const { child, network } =
         mode === 'bwrap'
           ? spawnBwrap({
               bwrapPath: this.bwrapPath,
               argv: command.argv,
               env: command.env,
-              network: command.network,
+              network: tools,
               hostPaths: [],
               binds: command.binds,
               tmpBytes: (command.tmpMb ?? 512) * 1024 * 1024,
@@ -141,26 +179,34 @@ export class IsolatedRunner {
               seccomp: this.seccomp,
               procsFiles: cgroup?.procsFiles ?? [],
               rlimits,
+              credentials: this.credentials,
               layout: this.layout,
               strayFds: this.strayFds,
             })
-          : launch(
-              {
-                argv: command.argv,
-                env: command.env,
-                cwd: command.cwd,
-                procsFiles: cgroup?.procsFiles ?? [],
-                rlimits,
-                detached: true,
-              },
-              this.strayFds,
-            );
+          : {
+              child: launch(
+                {
+                  argv: [...noNewPrivsPrefix(this.credentials), ...command.argv],
+                  env: command.env,
+                  cwd: command.cwd,
+                  procsFiles: cgroup?.procsFiles ?? [],
+                  rlimits,
+                  detached: true,
+                  credentials: this.credentials,
+                },
+                this.strayFds,
+              ),
+              network: null,
+            };
       const max = command.maxOutputBytes ?? 1024 * 1024;
       const stdout = collect(child.stdout!, max);
       const stderr = collect(child.stderr!, max);
       let timedOut = false;
       let cancelled = false;
-      const kill = (): Promise<void> => killSandbox(child, cgroup, mode === 'process');
+      const kill = async (): Promise<void> => {
+        network?.close();
+        await killSandbox(child, cgroup, mode === 'process');
+      };
       const timer = setTimeout(() => {
         timedOut = true;
         void kill();
@@ -173,7 +219,11 @@ export class IsolatedRunner {
       if (command.signal?.aborted) onAbort();
       try {
         await spawnedOrThrow(child);
+        await network?.ready;
         await whenExited(child);
+      } catch (err) {
+        await kill();
+        throw err;
       } finally {
         clearTimeout(timer);
         command.signal?.removeEventListener('abort', onAbort);

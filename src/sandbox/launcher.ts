@@ -1,22 +1,26 @@
 /**
- * Starts a sandbox process already inside its limits. A tiny /bin/sh
- * wrapper sets the rlimits, writes its own pid into the sandbox's
- * cgroup.procs files and then execs the real command, so memory, pids and
- * CPU limits hold from the command's first instruction with no race and
- * one cheap exec (measured against prlimit and a post-spawn cgroup write:
- * within noise of each other, and only this one is race-free).
+ * Starts a sandbox process already inside its limits and as its host user.
+ * A tiny /bin/sh wrapper is spawned as that user (65534 when Relay is
+ * root; see credentials.ts) and waits for one line on stdin; Relay writes
+ * the wrapper's pid into the sandbox's cgroup.procs files and only then
+ * sends the line. The wrapper sets the rlimits and execs the real command,
+ * so memory, pids and CPU limits hold from the command's first instruction
+ * with no race and one cheap exec (an unprivileged wrapper cannot join a
+ * root-owned cgroup itself, and a setpriv exec to drop privileges after
+ * joining would cost every start about 2 ms of CPU).
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import type { HostCredentials } from './credentials.ts';
 import type { Rlimits } from './limits/index.ts';
 
-// $1 cpu seconds, $2 file size in 512-byte blocks, then cgroup.procs files up to "--", then the command.
-const WRAPPER =
-  'ulimit -c 0 && ulimit -t "$1" && ulimit -f "$2" && shift 2 && ' +
-  'while [ "$1" != -- ]; do echo "$$" > "$1" || exit 125; shift; done && shift && exec "$@"';
-
-/** Exit status of the wrapper when it could not join the cgroup. */
-export const WRAPPER_SETUP_FAILED = 125;
+// $1 cpu seconds, $2 file size in 512-byte blocks, then the command. The
+// umask keeps what a sandbox writes into a lent directory readable later.
+const LIMITS = 'umask 022; ulimit -c 0 && ulimit -t "$1" && ulimit -f "$2" && shift 2 && exec "$@"';
+const WRAPPER = `read -r _ || exit 125; exec </dev/null; ${LIMITS}`;
+/** The same, leaving the rest of stdin (after the go line) to the command. */
+const WRAPPER_WITH_INPUT = `read -r _ || exit 125; ${LIMITS}`;
 
 export interface LaunchRequest {
   argv: readonly string[];
@@ -28,6 +32,10 @@ export interface LaunchRequest {
   extraFds?: Array<'pipe' | number>;
   /** Start in a new process group so a cgroup-less kill can reach every descendant. */
   detached?: boolean;
+  /** Host user to run as (null: Relay's own). */
+  credentials: HostCredentials | null;
+  /** The command's stdin (else /dev/null). */
+  input?: string;
 }
 
 /**
@@ -59,28 +67,23 @@ export function inheritedDescriptors(): number[] {
   return fds;
 }
 
-/** Spawn `argv` inside the given cgroups and rlimits; stdio 1-4 are pipes. */
+/**
+ * Spawn `argv` inside the given cgroups and rlimits, as the given user;
+ * stdio 1-4 are pipes and fd 0 is /dev/null once the command runs. Throws
+ * (having killed the wrapper) when the cgroup cannot be joined.
+ */
 export function launch(request: LaunchRequest, strayFds: readonly number[]): ChildProcess {
-  const { rlimits } = request;
+  const { rlimits, credentials } = request;
   const fsizeBlocks = Math.max(1, Math.ceil(rlimits.fileSizeBytes / 512));
   const args = [
     '-c',
-    WRAPPER,
+    request.input === undefined ? WRAPPER : WRAPPER_WITH_INPUT,
     'sh',
     String(rlimits.cpuSeconds),
     String(fsizeBlocks),
-    ...request.procsFiles,
-    '--',
     ...request.argv,
   ];
-  const stdio: StdioOptions = [
-    'ignore',
-    'pipe',
-    'pipe',
-    'pipe',
-    'pipe',
-    ...(request.extraFds ?? []),
-  ];
+  const stdio: StdioOptions = ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...(request.extraFds ?? [])];
   let devNull: number | undefined;
   if (strayFds.length > 0) {
     devNull = openSync('/dev/null', 'r');
@@ -89,14 +92,29 @@ export function launch(request: LaunchRequest, strayFds: readonly number[]): Chi
       if (stdio.length === fd) stdio.push(devNull);
     }
   }
+  let child: ChildProcess;
   try {
-    return spawn('/bin/sh', args, {
+    child = spawn('/bin/sh', args, {
       stdio,
       env: request.env,
       cwd: request.cwd ?? '/',
       detached: request.detached ?? false,
+      // libuv also clears the supplementary groups when it changes the ids.
+      ...(credentials ? { uid: credentials.uid, gid: credentials.gid } : {}),
     });
   } finally {
     if (devNull !== undefined) closeSync(devNull);
   }
+  // No pid: spawning failed and the child emits 'error', which callers await.
+  if (child.pid === undefined) return child;
+  try {
+    for (const file of request.procsFiles) writeFileSync(file, String(child.pid));
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`could not move a sandbox into its cgroup: ${(err as Error).message}`);
+  }
+  const go = child.stdio[0] as Writable;
+  go.on('error', () => undefined);
+  go.end(`\n${request.input ?? ''}`);
+  return child;
 }

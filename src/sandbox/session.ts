@@ -37,6 +37,8 @@ export interface SessionParts {
   cleanup: () => Promise<void>;
   /** Retire the sandbox once its processes used this much CPU (keeps RLIMIT_CPU a backstop). */
   retireAfterCpuMs: number;
+  /** Setup the command waits for (a sandbox's network); its rejection fails the start. */
+  setup?: Promise<void>;
 }
 
 interface Current {
@@ -105,9 +107,23 @@ export class ProtocolSandbox implements Sandbox {
     parts: SessionParts,
     options: StartOptions & { timeoutMs: number },
   ): Promise<ProtocolSandbox> {
+    const setup: { failed: boolean; err?: unknown; sandbox?: ProtocolSandbox } = { failed: false };
+    const failed = (): InvokeOutcome => crashed('SandboxSetupFailed', String(setup.err));
+    // Attached first: a setup failure must never go unhandled, whatever happens below.
+    parts.setup?.catch((err: unknown) => {
+      setup.failed = true;
+      setup.err = err;
+      void setup.sandbox?.failStart(failed());
+    });
     await spawned(parts.child);
     const sandbox = new ProtocolSandbox(parts);
+    setup.sandbox = sandbox;
+    if (setup.failed) void sandbox.failStart(failed());
     await sandbox.waitReady(options);
+    if (setup.failed) {
+      await sandbox.destroy();
+      throw setup.err;
+    }
     return sandbox;
   }
 

@@ -4,9 +4,15 @@
  * files) and the writable size-capped /tmp. They travel, with the
  * environment, through `--args FD`: neither the host's process list nor
  * the sandbox's /proc/1/cmdline shows secrets or host paths.
+ *
+ * The network namespace is always private. Without network bwrap makes it
+ * (loopback only); with network it was made before bwrap ran (see
+ * network.ts), and bwrap reports its start on an info fd and waits on a
+ * block fd until that namespace has its user-mode network.
  */
 import { lstatSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
+import { SANDBOX_GID, SANDBOX_UID } from '../credentials.ts';
 
 /** Paths as the sandboxed process sees them. */
 export const SANDBOX_PATHS = {
@@ -16,12 +22,9 @@ export const SANDBOX_PATHS = {
   tmpDir: '/tmp',
 } as const;
 
-export const SANDBOX_UID = 65534;
-
 const ROOT_LINKS = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
 /** Resolver and CA files a networked sandbox needs; nothing else of /etc is shown. */
 const NETWORK_ETC = [
-  '/etc/resolv.conf',
   '/etc/hosts',
   '/etc/nsswitch.conf',
   '/etc/gai.conf',
@@ -39,15 +42,22 @@ export interface Bind {
 }
 
 export interface BwrapPlan {
-  network: boolean;
   /** Extra host paths the command needs, bound read-only at the same place. */
   hostPaths: readonly string[];
   binds: readonly Bind[];
   tmpBytes: number;
   cwd: string;
   hostname: string;
-  /** Descriptor numbers (in the child) of the data pipes bwrap reads at start. */
-  fds: { seccomp: number | null; passwd: number; group: number };
+  /** Descriptor numbers (in the child) of the pipes bwrap reads or writes at start. */
+  fds: BwrapFds;
+}
+
+export interface BwrapFds {
+  seccomp: number | null;
+  passwd: number;
+  group: number;
+  /** Network only: bwrap writes its start here, waits on `block`, reads /etc/resolv.conf from `resolv`. */
+  network: { info: number; block: number; resolv: number } | null;
 }
 
 /** How the host's root-level directories map into the sandbox (merged-/usr symlinks or real dirs). */
@@ -73,11 +83,11 @@ export function bwrapArgs(plan: BwrapPlan, layout: readonly string[]): string[] 
     '--unshare-ipc',
     '--unshare-uts',
     '--unshare-cgroup-try',
-    ...(plan.network ? [] : ['--unshare-net']),
+    ...(plan.fds.network ? [] : ['--unshare-net']),
     '--uid',
     String(SANDBOX_UID),
     '--gid',
-    String(SANDBOX_UID),
+    String(SANDBOX_GID),
     '--hostname',
     plan.hostname,
     '--die-with-parent',
@@ -108,7 +118,12 @@ export function bwrapArgs(plan: BwrapPlan, layout: readonly string[]): string[] 
     '/etc/ssl/certs',
     '/etc/ssl/certs',
   ];
-  if (plan.network) for (const p of NETWORK_ETC) args.push('--ro-bind-try', p, p);
+  const net = plan.fds.network;
+  if (net) {
+    for (const p of NETWORK_ETC) args.push('--ro-bind-try', p, p);
+    args.push('--ro-bind-data', String(net.resolv), '/etc/resolv.conf');
+    args.push('--info-fd', String(net.info), '--block-fd', String(net.block));
+  }
   for (const p of extraHostPaths(plan.hostPaths)) args.push('--ro-bind', p, p);
   for (const b of plan.binds) args.push(b.writable ? '--bind' : '--ro-bind', b.host, b.sandbox);
   // bwrap's root and /dev are writable tmpfs mounts; /tmp (and writable binds) stay the only writable places.
@@ -142,5 +157,5 @@ export function argsPayload(options: readonly string[], env: Record<string, stri
   return Buffer.from(`${parts.join('\0')}\0`);
 }
 
-export const PASSWD = `nobody:x:${SANDBOX_UID}:${SANDBOX_UID}:nobody:/tmp:/usr/sbin/nologin\n`;
-export const GROUP = `nogroup:x:${SANDBOX_UID}:\n`;
+export const PASSWD = `nobody:x:${SANDBOX_UID}:${SANDBOX_GID}:nobody:/tmp:/usr/sbin/nologin\n`;
+export const GROUP = `nogroup:x:${SANDBOX_GID}:\n`;

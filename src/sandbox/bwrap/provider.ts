@@ -1,12 +1,14 @@
 /**
  * Provider `bwrap`: each sandbox is a bubblewrap container (new user, pid,
- * ipc, uts, cgroup and, unless asked, network namespaces; uid 65534; no
- * capabilities; seccomp), inside its own cgroup, speaking the invoke
- * protocol.
+ * ipc, uts, cgroup and network namespaces; uid 65534 inside, and on the
+ * host too when Relay is root; no capabilities; seccomp), inside its own
+ * cgroup, speaking the invoke protocol. A sandbox that asks for the
+ * network gets a user-mode one (network.ts), never the host's.
  */
 import { spawn } from 'node:child_process';
 import { newId } from '../../domain/index.ts';
 import type { LaunchPaths } from '../../runtimes/port.ts';
+import { assertReachable, sandboxCredentials, type HostCredentials } from '../credentials.ts';
 import { killSandbox } from '../kill.ts';
 import { inheritedDescriptors } from '../launcher.ts';
 import { ResourceLimitsEnforcer } from '../limits/index.ts';
@@ -14,12 +16,15 @@ import type { SandboxLogger } from '../logger.ts';
 import type { Sandbox, SandboxProvider, SandboxSpec, StartOptions } from '../port.ts';
 import { ProtocolSandbox } from '../session.ts';
 import { rootLayout, SANDBOX_PATHS, type Bind } from './args.ts';
+import { BIN_DIRS, networkTools } from './network.ts';
 import { compileSeccompFilter, seccompSupported } from './seccomp.ts';
 import { spawnBwrap } from './spawn.ts';
 
 export const DEFAULT_BWRAP_PATH = '/usr/bin/bwrap';
 /** bwrap itself and its pid-1 reaper live in the sandbox's pids group too. */
 const BWRAP_PROCESSES = 2;
+/** slirp4netns, its child while it configures the namespace, and nsenter/ip. */
+const NETWORK_PROCESSES = 3;
 
 export interface SandboxProviderOptions {
   logger: SandboxLogger;
@@ -34,6 +39,8 @@ export interface SandboxProviderOptions {
 export interface BwrapProviderOptions extends SandboxProviderOptions {
   bwrapPath?: string;
   hostname?: string;
+  /** Directories searched for slirp4netns, unshare, nsenter and ip (default: the system's bin dirs). */
+  networkBinDirs?: readonly string[];
 }
 
 /** Sandboxes as bubblewrap containers; see the module header for what each one gets. */
@@ -51,7 +58,9 @@ export class BwrapProvider implements SandboxProvider {
   private readonly seccomp: Buffer | null;
   private readonly layout: string[];
   private readonly strayFds: number[];
-  private readonly live = new Set<Sandbox>();
+  private readonly credentials: HostCredentials | null;
+  private readonly networkBinDirs: readonly string[];
+  private readonly live = new Map<string, Sandbox>();
   private closed = false;
 
   constructor(options: BwrapProviderOptions) {
@@ -66,6 +75,8 @@ export class BwrapProvider implements SandboxProvider {
     if (!this.seccomp)
       this.logger.warn({ arch: process.arch }, 'no seccomp filter for this architecture');
     this.layout = rootLayout();
+    this.credentials = sandboxCredentials();
+    this.networkBinDirs = options.networkBinDirs ?? BIN_DIRS;
     this.strayFds = inheritedDescriptors();
     if (this.strayFds.length > 0) {
       this.logger.warn(
@@ -91,19 +102,28 @@ export class BwrapProvider implements SandboxProvider {
     ];
     if (spec.depsDir !== undefined)
       binds.push({ host: spec.depsDir, sandbox: SANDBOX_PATHS.depsDir, writable: false });
+    // Checked before anything starts: these are host problems, reported as such.
+    const tools = spec.network ? networkTools(this.networkBinDirs) : null;
+    if (this.credentials) {
+      for (const p of [...binds.map((b) => b.host), ...spec.runtime.hostPaths])
+        assertReachable(p, this.credentials);
+    }
     const { limits } = spec;
     const cgroup = this.enforcer.cgroup(id, {
       memoryMb: limits.memoryMb,
       cpus: limits.cpus,
-      pids: Math.max(limits.pids, spec.runtime.minPids) + BWRAP_PROCESSES,
+      pids:
+        Math.max(limits.pids, spec.runtime.minPids) +
+        BWRAP_PROCESSES +
+        (tools ? NETWORK_PROCESSES : 0),
     });
     try {
-      const child = spawnBwrap({
+      const { child, network } = spawnBwrap({
         bwrapPath: this.bwrapPath,
         argv: launch.argv,
         // The runtime's keys win: a function must not redirect its own bootstrap.
         env: { ...spec.env, ...launch.env },
-        network: spec.network,
+        network: tools,
         hostPaths: spec.runtime.hostPaths,
         binds,
         tmpBytes: limits.tmpMb * 1024 * 1024,
@@ -112,6 +132,7 @@ export class BwrapProvider implements SandboxProvider {
         seccomp: this.seccomp,
         procsFiles: cgroup?.procsFiles ?? [],
         rlimits: this.enforcer.rlimits(limits.fileSizeMb, this.cpuBackstopSeconds),
+        credentials: this.credentials,
         layout: this.layout,
         strayFds: this.strayFds,
       });
@@ -121,16 +142,21 @@ export class BwrapProvider implements SandboxProvider {
           spec,
           child,
           cgroup,
-          kill: () => killSandbox(child, cgroup, false),
+          kill: async () => {
+            network?.close();
+            await killSandbox(child, cgroup, false);
+          },
           cleanup: async () => {
+            network?.close();
             await cgroup?.remove();
-            this.live.delete(sandbox);
+            this.live.delete(id);
           },
           retireAfterCpuMs: (this.cpuBackstopSeconds * 1000) / 2,
+          ...(network ? { setup: network.ready } : {}),
         },
         { timeoutMs: options.timeoutMs ?? this.startTimeoutMs, signal: options.signal },
       );
-      this.live.add(sandbox);
+      this.live.set(id, sandbox);
       return sandbox;
     } catch (err) {
       await cgroup?.remove();
@@ -140,12 +166,12 @@ export class BwrapProvider implements SandboxProvider {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.live].map((s) => s.destroy()));
+    await Promise.all([...this.live.values()].map((s) => s.destroy()));
     if (this.ownsEnforcer) await this.enforcer.close();
   }
 }
 
-/** True when bwrap runs here with the namespaces Relay asks for. */
+/** True when bwrap runs here, as the sandboxes' host user, with the namespaces Relay asks for. */
 export function probeBwrap(bwrapPath = DEFAULT_BWRAP_PATH): Promise<boolean> {
   const args = [
     '--unshare-user',
@@ -165,7 +191,12 @@ export function probeBwrap(bwrapPath = DEFAULT_BWRAP_PATH): Promise<boolean> {
     '/usr/bin/true',
   ];
   return new Promise((resolve) => {
-    const child = spawn(bwrapPath, args, { stdio: 'ignore', env: {} });
+    const creds = sandboxCredentials();
+    const child = spawn(bwrapPath, args, {
+      stdio: 'ignore',
+      env: {},
+      ...(creds ? { uid: creds.uid, gid: creds.gid } : {}),
+    });
     child.once('error', () => resolve(false));
     child.once('exit', (code) => resolve(code === 0));
   });

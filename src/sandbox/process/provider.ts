@@ -3,14 +3,22 @@
  * same protocol, a cleared environment, a private temp dir as cwd, cgroup
  * limits where the kernel allows and rlimits. Functions are NOT isolated
  * from the host, each other or the network; for development machines
- * without bubblewrap only.
+ * without bubblewrap only. When Relay is root they still run as host uid
+ * 65534 and cannot gain privileges (no_new_privs: a set-uid program on the
+ * host would otherwise run as its owner).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { newId } from '../../domain/index.ts';
 import type { LaunchPaths } from '../../runtimes/port.ts';
 import type { SandboxProviderOptions } from '../bwrap/provider.ts';
+import {
+  assertReachable,
+  noNewPrivsPrefix,
+  sandboxCredentials,
+  type HostCredentials,
+} from '../credentials.ts';
 import { killSandbox } from '../kill.ts';
 import { inheritedDescriptors, launch } from '../launcher.ts';
 import { ResourceLimitsEnforcer } from '../limits/index.ts';
@@ -32,6 +40,9 @@ export class ProcessProvider implements SandboxProvider {
   private readonly startTimeoutMs: number;
   private readonly cpuBackstopSeconds: number;
   private readonly strayFds: number[];
+  private readonly credentials: HostCredentials | null;
+  /** Argv prefix that sets no_new_privs (only when functions run as another user than Relay). */
+  private readonly noNewPrivs: string[];
   private readonly live = new Set<Sandbox>();
   private closed = false;
 
@@ -46,12 +57,29 @@ export class ProcessProvider implements SandboxProvider {
     this.startTimeoutMs = options.startTimeoutMs ?? 60_000;
     this.cpuBackstopSeconds = options.cpuBackstopSeconds ?? 3600;
     this.strayFds = inheritedDescriptors();
+    this.credentials = sandboxCredentials();
+    this.noNewPrivs = noNewPrivsPrefix(this.credentials);
+    if (this.credentials && this.noNewPrivs.length === 0)
+      options.logger.warn(
+        {},
+        'setpriv not found: functions may gain privileges through set-uid programs',
+      );
   }
 
   async start(spec: SandboxSpec, options: StartOptions = {}): Promise<Sandbox> {
     if (this.closed) throw new Error('sandbox provider is closed');
     const id = newId('sbx');
+    const creds = this.credentials;
+    if (creds) {
+      for (const p of [
+        spec.taskDir,
+        spec.runtime.bootstrapDir,
+        ...(spec.depsDir ? [spec.depsDir] : []),
+      ])
+        assertReachable(p, creds);
+    }
     const tmpDir = mkdtempSync(path.join(this.tmpRoot, `relay-${id}-`));
+    if (creds) chownSync(tmpDir, creds.uid, creds.gid);
     const paths: LaunchPaths = {
       taskDir: spec.taskDir,
       depsDir: spec.depsDir,
@@ -70,13 +98,14 @@ export class ProcessProvider implements SandboxProvider {
       const group = cgroup;
       const child = launch(
         {
-          argv: run.argv,
+          argv: [...this.noNewPrivs, ...run.argv],
           env: { ...spec.env, ...run.env },
           cwd: tmpDir,
           procsFiles: group?.procsFiles ?? [],
           rlimits: this.enforcer.rlimits(limits.fileSizeMb, this.cpuBackstopSeconds),
           // Without a cgroup, the process group is the only handle on descendants.
           detached: true,
+          credentials: creds,
         },
         this.strayFds,
       );

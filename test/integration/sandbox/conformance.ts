@@ -6,6 +6,7 @@
  * speaking the real protocol; nothing is mocked.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { SandboxProvider } from '../../../src/sandbox/port.ts';
 import { alive, call, cgroupDirsOf, cgroupPids, outputOf, waitFor } from './helpers.ts';
@@ -33,6 +34,8 @@ export function runProviderConformance(
   const cgroupOnly = opts.cgroups
     ? {}
     : { skip: 'cgroups are not usable on this host, so memory and pids are not limited' };
+  const rootOnly =
+    process.getuid?.() === 0 ? {} : { skip: 'Relay is not root: sandboxes run as its own user' };
 
   describe(`sandbox provider ${name}`, () => {
     let provider: SandboxProvider;
@@ -63,6 +66,39 @@ export function runProviderConformance(
             assert.equal(out.pid, first.pid);
           }
           assert.equal(sb.reusable, true);
+        } finally {
+          await sb.destroy();
+        }
+      },
+    );
+
+    test(
+      'with Relay as root every sandbox process runs as host uid 65534 without groups, capabilities or a way to gain them',
+      { ...T, ...cgroupOnly, ...rootOnly },
+      async () => {
+        const sb = await provider.start(makeSpec());
+        try {
+          const pids = cgroupPids(cgroupDirsOf(sb.id));
+          assert.ok(pids.length > 0);
+          for (const pid of pids) {
+            const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+            const field = (name: string): string =>
+              new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(status)?.[1]?.trim() ?? '?';
+            assert.deepEqual(
+              field('Uid').split(/\s+/).map(Number),
+              [65534, 65534, 65534, 65534],
+              `pid ${pid}`,
+            );
+            assert.deepEqual(
+              field('Gid').split(/\s+/).map(Number),
+              [65534, 65534, 65534, 65534],
+              `pid ${pid}`,
+            );
+            assert.equal(field('Groups'), '', `pid ${pid}`);
+            assert.equal(BigInt(`0x${field('CapEff')}`), 0n, `pid ${pid}`);
+            assert.equal(field('NoNewPrivs'), '1', `pid ${pid}`);
+          }
+          assert.equal(outputOf(await call(sb, { action: 'echo', value: 1 })).echo, 1);
         } finally {
           await sb.destroy();
         }

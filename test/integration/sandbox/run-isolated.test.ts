@@ -1,6 +1,6 @@
 /** runIsolated: one-off commands under the sandbox's isolation and limits. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -10,6 +10,8 @@ import { silentLogger } from '../../../src/sandbox/logger.ts';
 import { PYTHON } from './fixtures/runtime.ts';
 
 const T = { timeout: 30_000 };
+const asRoot = process.getuid?.() === 0;
+const rootOnly = asRoot ? {} : { skip: 'Relay is not root: commands run as its own user' };
 const py = (code: string): string[] => [PYTHON, '-I', '-S', '-c', code];
 
 describe('runIsolated with bwrap', () => {
@@ -65,6 +67,8 @@ describe('runIsolated with bwrap', () => {
   });
 
   test('a read-only bind cannot be written', T, async () => {
+    // Read-only binds must be reachable by the sandbox user; mkdtemp made this one owner-only.
+    chmodSync(dir, 0o755);
     const r = await runIsolated(
       {
         ...base,
@@ -77,13 +81,58 @@ describe('runIsolated with bwrap', () => {
     assert.match(r.stderr, /Read-only file system/);
   });
 
-  test('the network is off unless asked for', T, async () => {
+  test('the network is off unless asked for, and then reaches the npm registry', T, async () => {
     const code =
-      'import socket\ntry:\n  socket.create_connection(("1.1.1.1", 53), timeout=2); print("up")\nexcept OSError as e: print("down")';
-    assert.equal((await run(code)).stdout, 'down\n');
+      'import socket\ntry:\n  socket.create_connection(("registry.npmjs.org", 443), timeout=10); print("up")\nexcept OSError as e: print("down", e)';
+    assert.match((await run(code)).stdout, /^down/);
+    assert.equal((await run(code, { network: true })).stdout, 'up\n');
     const probe = 'import os; print(os.path.exists("/etc/resolv.conf"))';
     assert.equal((await run(probe, { network: true })).stdout.trim(), 'True');
   });
+
+  test("with network the host's own loopback services stay out of reach", T, async () => {
+    const code =
+      'import socket\ntry:\n  socket.create_connection(("10.0.2.2", 5432), timeout=5); print("up")\nexcept OSError as e: print("down")';
+    assert.equal((await run(code, { network: true })).stdout, 'down\n');
+  });
+
+  test(
+    'with Relay as root the command runs as uid 65534 and what it writes is handed back to the owner',
+    { ...T, ...rootOnly },
+    async () => {
+      const r = await run(
+        'import os; open("/out/owned","w").write("x"); os.chmod("/out/owned", 0o4755); print(os.getuid(), os.getgroups())',
+      );
+      assert.equal(r.stdout, '65534 []\n');
+      const st = statSync(path.join(dir, 'owned'));
+      assert.equal(st.uid, 0);
+      assert.equal(st.mode & 0o4000, 0, 'the set-uid bit did not survive the change of owner');
+      assert.equal(statSync(dir).uid, 0);
+    },
+  );
+
+  test(
+    'a read-only bind the sandbox user cannot reach is refused, naming the directory',
+    { ...T, ...rootOnly },
+    async () => {
+      const hidden = mkdtempSync(path.join(tmpdir(), 'relay-hidden-'));
+      try {
+        await assert.rejects(
+          runIsolated(
+            {
+              ...base,
+              argv: py('pass'),
+              binds: [{ host: hidden, sandbox: '/in', writable: false }],
+            },
+            { mode: 'bwrap', enforcer },
+          ),
+          new RegExp(`${hidden}.*not reachable by uid 65534.*chmod o\\+x`),
+        );
+      } finally {
+        rmSync(hidden, { recursive: true, force: true });
+      }
+    },
+  );
 
   test('the wall clock kills the command and everything it started', T, async () => {
     const started = Date.now();
