@@ -11,7 +11,7 @@
  * (the seed's runbook), then reported with the installer's last lines.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RelayConfig } from '../config/index.ts';
 import { CacheLayout, EntryValidator, markerFor, touchLastUsed, writeMarker } from './entry.ts';
@@ -198,6 +198,8 @@ export function createDependencyCache(options: DependencyCacheOptions): Dependen
         };
       }
       await writeMarker(root, marker);
+      // Sandboxes read the set as another user: exact modes, whatever Relay's umask.
+      await Promise.all([chmod(root, 0o755), chmod(dirs.content, 0o755)]);
       keep = true;
       return { ok: true, marker, root };
     } catch (err) {

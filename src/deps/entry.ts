@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { grantSandboxTraversal } from '../sandbox/index.ts';
 import type { TreeSummary } from './tree.ts';
 import { summariseTree } from './tree.ts';
 
@@ -82,6 +83,8 @@ export class CacheLayout {
       mkdir(this.tmp, { recursive: true }),
       mkdir(this.trash, { recursive: true }),
     ]);
+    // Installs and the functions mounting a set may run as another user, who must reach them.
+    await grantSandboxTraversal([path.dirname(this.root), this.root, this.tmp]);
   }
 
   /** Moves a directory out of the way atomically, then deletes it. */

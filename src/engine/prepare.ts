@@ -10,6 +10,7 @@ import type { RelayConfig } from '../config/index.ts';
 import type { FunctionVersion, Tenant } from '../domain/index.ts';
 import { RelayError } from '../domain/index.ts';
 import type { RuntimeAdapter } from '../runtimes/port.ts';
+import { grantSandboxTraversal } from '../sandbox/index.ts';
 import type { SandboxLimits, SandboxSpec } from '../sandbox/port.ts';
 import type { ControlStore } from '../store/port.ts';
 import type { DependencyHandle, DependencySource, PackageSource, SecretSource } from './types.ts';
@@ -132,8 +133,11 @@ export class ExecutionPreparer {
   #taskDir(version: FunctionVersion): Promise<string> {
     let pending = this.#materialized.get(version.digest);
     if (!pending) {
-      const dir = path.join(this.#deps.config.dataDir, 'packages', version.digest);
+      const { dataDir } = this.#deps.config;
+      const dir = path.join(dataDir, 'packages', version.digest);
       pending = mkdir(path.dirname(dir), { recursive: true })
+        // Sandboxes may run as another user, who must be able to search the way to the package.
+        .then(() => grantSandboxTraversal([dataDir, path.dirname(dir)]))
         .then(() => this.#deps.packages.materialize(version, dir))
         .then(() => dir);
       pending.catch(() => this.#materialized.delete(version.digest));

@@ -4,7 +4,7 @@
  * a half-written task dir, and a second caller finds it done.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RelayError, type FunctionVersion } from '../domain/index.ts';
 import type { ControlStore } from '../store/port.ts';
@@ -31,6 +31,7 @@ export async function materializeVersion(
   const tmp = path.join(parent, `.${path.basename(dir)}.tmp-${randomBytes(6).toString('hex')}`);
   try {
     await mkdir(tmp);
+    const dirs = new Set([tmp]);
     for (const file of version.files) {
       const bytes = await store.getBlob(file.digest);
       // A missing or altered blob means the store is damaged; running other code than was deployed is worse.
@@ -45,8 +46,12 @@ export async function materializeVersion(
         throw new RelayError('INTERNAL', `Package path '${file.path}' escapes the task dir`);
       }
       await mkdir(path.dirname(target), { recursive: true });
+      for (let d = path.dirname(target); d !== tmp; d = path.dirname(d)) dirs.add(d);
       await writeFile(target, bytes, { mode: 0o644 });
+      await chmod(target, 0o644);
     }
+    // Sandboxes may read the package as another user: exact modes, whatever Relay's umask.
+    for (const d of dirs) await chmod(d, 0o755);
     try {
       await rename(tmp, dir);
     } catch (err) {
