@@ -74,8 +74,9 @@ export function assertReachable(dir: string, creds: HostCredentials): void {
 /**
  * Lets the sandbox user search (not list) these directories, so the
  * package and dependency trees below Relay's data dir can be bound into
- * sandboxes while the data dir's other files keep their own modes.
- * Nothing to do when sandboxes run as Relay's own user.
+ * sandboxes. Other files there stay out of its reach only by their own
+ * modes (keys and databases must be owner-only). Nothing to do when
+ * sandboxes run as Relay's own user.
  */
 export async function grantSandboxTraversal(dirs: readonly string[]): Promise<void> {
   if (!sandboxCredentials()) return;
