@@ -20,8 +20,8 @@ import type { Queue } from './queue/index.ts';
 import { StoreResultStore, startRetentionSweeper } from './results/index.ts';
 import type { RetentionSweeper } from './results/index.ts';
 import { createRuntimes } from './runtimes/index.ts';
-import { createSandboxManager, runIsolated } from './sandbox/index.ts';
-import type { SandboxManager } from './sandbox/index.ts';
+import { createIsolatedRunner, createSandboxManager } from './sandbox/index.ts';
+import type { IsolatedRunner, SandboxManager } from './sandbox/index.ts';
 import { BudgetGuard } from './tenancy/index.ts';
 import { MetricsCollector } from './telemetry/metrics.ts';
 import { createTracing } from './telemetry/tracing.ts';
@@ -107,10 +107,13 @@ export async function createExecutionPlane(graph: Graph, options: PlaneOptions):
   );
   const sandboxLogger = logger.child({ component: 'sandbox' });
   const depsLogger = logger.child({ component: 'deps' });
+  // One runner for every install (bwrap probed and Relay's parent cgroup made once), on first use.
+  let installRunner: Promise<IsolatedRunner> | undefined;
   const cache = createDependencyCache({
     dataDir: config.dataDir,
     config,
-    runner: (request) => runIsolated(request, { logger: sandboxLogger }),
+    runner: async (request) =>
+      (await (installRunner ??= createIsolatedRunner({ logger: sandboxLogger }))).run(request),
     logger: depsLogger,
     onInstall: (runtime, ok, seconds) => metrics.dependencyInstalled(runtime, ok, seconds),
   });
@@ -178,6 +181,7 @@ export async function createExecutionPlane(graph: Graph, options: PlaneOptions):
         sweeper?.stop();
         await worker?.stop(graceMs);
         await builds.drain();
+        await (await installRunner)?.close();
         await sandboxes?.close();
         await budget.close();
         await queue.close();
