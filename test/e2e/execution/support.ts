@@ -7,6 +7,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are JSON the tests assert on by value */
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -128,12 +129,14 @@ export const MARK_VAR = 'E2E_SANDBOX_MARK';
 
 /** Host pids whose environment carries `E2E_SANDBOX_MARK=<mark>` (the sandbox's processes). */
 export async function markedProcesses(mark: string): Promise<number[]> {
+  // Synchronous reads: a scan of /proc with one async read per process took
+  // over a second on a loaded machine, long enough to miss a 1 s sandbox.
   const needle = Buffer.from(`\0${MARK_VAR}=${mark}\0`);
   const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
+  for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const environ = await readFile(`/proc/${entry}/environ`);
+      const environ = readFileSync(`/proc/${entry}/environ`);
       if (Buffer.concat([Buffer.from([0]), environ]).includes(needle)) pids.push(Number(entry));
     } catch {
       // gone meanwhile, or a kernel thread
