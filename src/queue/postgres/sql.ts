@@ -110,8 +110,8 @@ export function statements(s: string) {
         FROM unnest($12::text[], $13::int[], $14::bigint[], $15::int[]) AS d(tenant_id, adding, lim, call)
         LEFT JOIN counts c USING (tenant_id)),
       refused AS (SELECT call, min(tenant_id) AS tenant_id FROM demand WHERE over GROUP BY call),
-      busy AS (SELECT DISTINCT i.call FROM ${s}.queue_jobs q JOIN input i ON i.id = q.id
-        WHERE q.id = ANY ($1::text[]) AND q.state <> 'done'),
+      busy AS (SELECT DISTINCT i.call FROM input i CROSS JOIN LATERAL (SELECT 1 FROM ${s}.queue_jobs q
+        WHERE q.id = i.id AND q.state <> 'done' LIMIT 1) x),
       ins AS (INSERT INTO ${s}.queue_jobs AS j (id, tenant_id, grp, priority, state, attempt, max_attempts,
           payload, enqueued_at, run_after, traceparent)
         SELECT id, tenant_id, grp, priority, state, 1, max_attempts, payload, $11, run_after, traceparent
@@ -186,18 +186,18 @@ export function statements(s: string) {
     held: `SELECT id, tenant_id, grp, attempt, max_attempts, cancel_requested FROM ${s}.queue_jobs
       WHERE id = $1 AND state = 'running' AND worker_id = $2 AND lease_until >= $3 FOR UPDATE`,
     lookup: `SELECT id, tenant_id, state FROM ${s}.queue_jobs WHERE id = $1 FOR UPDATE`,
-    /** $1 ids, $2 outcomes, $3 now, $4 channel. */
-    finish: `WITH done AS (UPDATE ${s}.queue_jobs j SET state = 'done', outcome = v.outcome, finished_at = $3,
+    /** $1 id, $2 outcome, $3 now, $4 channel. One job per statement: a primary-key probe
+     * whatever the table's statistics say (an id list was planned as a sequential scan
+     * on a table not yet analyzed). */
+    finish: `WITH done AS (UPDATE ${s}.queue_jobs SET state = 'done', outcome = $2, finished_at = $3,
           lease_until = NULL
-        FROM unnest($1::text[], $2::text[]) AS v(id, outcome) WHERE j.id = ANY ($1::text[]) AND j.id = v.id
-        RETURNING j.id)
+        WHERE id = $1 RETURNING id)
       SELECT pg_notify($4, 'd:' || id) FROM done`,
-    /** $1 ids, $2 run-after, $3 now, $4 shard: back to waiting with attempt + 1 (and counted). */
-    requeue: `WITH back AS (UPDATE ${s}.queue_jobs j SET attempt = attempt + 1, run_after = v.run_after,
-          state = CASE WHEN v.run_after <= $3 THEN 'ready' ELSE 'delayed' END,
+    /** $1 id, $2 run-after, $3 now, $4 shard: back to waiting with attempt + 1 (and counted). */
+    requeue: `WITH back AS (UPDATE ${s}.queue_jobs SET attempt = attempt + 1, run_after = $2::bigint,
+          state = CASE WHEN $2::bigint <= $3::bigint THEN 'ready' ELSE 'delayed' END,
           worker_id = NULL, lease_until = NULL, cancel_requested = false
-        FROM unnest($1::text[], $2::bigint[]) AS v(id, run_after) WHERE j.id = ANY ($1::text[]) AND j.id = v.id
-        RETURNING j.tenant_id),
+        WHERE id = $1 RETURNING tenant_id),
       counted AS (${addCounts('back', '', '$4::smallint')})
       SELECT nextval('${s}.queue_job_seq')`,
     /** $1 tenant, $2 shard: one waiting job less. */

@@ -54,7 +54,7 @@ export async function finishJobs(
   if (ids.length === 0) return [];
   const payload = result.payload ?? null;
   const outcome = JSON.stringify({ status: result.status, payload });
-  await client.query(sql.finish, [ids, ids.map(() => outcome), now, channel]);
+  for (const id of ids) await client.query(sql.finish, [id, outcome, now, channel]);
   return ids.map((jobId) => ({ jobId, status: result.status, payload, finishedAt: now }));
 }
 
@@ -67,8 +67,7 @@ export async function requeueJobs(
   now: number,
   shard: number,
 ): Promise<void> {
-  if (ids.length === 0) return;
-  await client.query(sql.requeue, [ids, ids.map(() => Math.max(runAfter, now)), now, shard]);
+  for (const id of ids) await client.query(sql.requeue, [id, Math.max(runAfter, now), now, shard]);
 }
 
 /** A stored completion, or null while the job is unfinished. */
