@@ -1,7 +1,9 @@
 /**
  * Sandbox start and invoke latency for the test Python bootstrap, next to
  * the floor measured in the same run: a bare `bwrap ... python3 -I -S -c
- * pass` with the same namespaces (and a bare python spawn for scale).
+ * pass` with the same namespaces, as the same host user (and a bare python
+ * spawn for scale). A networked start is measured too: its slirp4netns and
+ * route setup run in the sandbox's cgroup, so its CPU column counts them.
  * Samples are interleaved so machine noise hits every row alike. Wall time
  * suffers on a shared, loaded machine, so CPU time (from the cgroup's
  * cpuacct) is shown too: it counts the work a start costs, not the waiting.
@@ -16,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { PythonRuntime } from '../../src/runtimes/python/index.ts';
 import { rootLayout } from '../../src/sandbox/bwrap/args.ts';
 import { BwrapProvider } from '../../src/sandbox/bwrap/provider.ts';
+import { sandboxCredentials } from '../../src/sandbox/credentials.ts';
 import { whenExited } from '../../src/sandbox/kill.ts';
 import { launch } from '../../src/sandbox/launcher.ts';
 import { ResourceLimitsEnforcer } from '../../src/sandbox/limits/index.ts';
@@ -57,10 +60,16 @@ function cpuMsOf(dirs: readonly string[]): number {
   return NaN;
 }
 
+const creds = sandboxCredentials();
+
 function timeSpawn(cmd: string, args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
     const t = performance.now();
-    const child = spawn(cmd, args, { stdio: 'ignore', env: {} });
+    const child = spawn(cmd, args, {
+      stdio: 'ignore',
+      env: {},
+      ...(creds ? { uid: creds.uid, gid: creds.gid } : {}),
+    });
     child.once('error', reject);
     child.once('exit', (code) =>
       code === 0 ? resolve(performance.now() - t) : reject(new Error(`${cmd} exited ${code}`)),
@@ -82,6 +91,7 @@ async function floorCpu(enforcer: ResourceLimitsEnforcer): Promise<number> {
       env: {},
       procsFiles: group.procsFiles,
       rlimits: { cpuSeconds: 60, fileSizeBytes: 1 << 30 },
+      credentials: creds,
     },
     [],
   );
@@ -125,6 +135,7 @@ const bwrap = new BwrapProvider({ logger, enforcer });
 const proc = new ProcessProvider({ logger, enforcer });
 const python = new PythonRuntime({ pythonPath: PYTHON });
 const fixture = (): SandboxSpec => makeSpec({ entrypoint: 'trivial.main' });
+const networked = (): SandboxSpec => makeSpec({ entrypoint: 'trivial.main', network: true });
 const product = (): SandboxSpec => makeSpec({ runtime: python, entrypoint: 'trivial.main' });
 
 const wall: Record<string, number[]> = {};
@@ -142,6 +153,7 @@ for (let i = 0; i < N; i++) {
   });
   add('python', { wallMs: await timeSpawn(PYTHON, ['-I', '-S', '-c', 'pass']), cpuMs: NaN });
   add('bwrap', await timeStart(bwrap, fixture));
+  add('bwrap-network', await timeStart(bwrap, networked));
   add('bwrap-product', await timeStart(bwrap, product));
   add('process', await timeStart(proc, fixture));
 }
@@ -156,6 +168,12 @@ const rows: Array<[string, string, number[], number[]]> = [
   ['bare python3 -I -S -c pass (no bwrap)', '', wall.python!, []],
   ['cold start to ready, bwrap, test bootstrap', 'vs', wall.bwrap!, cpu.bwrap!],
   [
+    'cold start to ready, bwrap, test bootstrap, network',
+    'vs',
+    wall['bwrap-network']!,
+    cpu['bwrap-network']!,
+  ],
+  [
     'cold start to ready, bwrap, src/runtimes python',
     'vs',
     wall['bwrap-product']!,
@@ -169,7 +187,16 @@ const floorWall = summarize(wall.floor!);
 const floorCpuP50 = summarize(cpu.floor!).p50;
 printTable(
   `sandbox start and invoke (ms), cgroup ${enforcer.mode}, n=${N}, warm n=${WARM}, load average ${load.toFixed(1)}`,
-  ['what', 'wall min', 'wall p50', 'wall p99', 'cpu p50', 'wall p50 / floor', 'cpu p50 / floor'],
+  [
+    'what',
+    'wall min',
+    'wall p50',
+    'wall p99',
+    'cpu min',
+    'cpu p50',
+    'wall p50 / floor',
+    'cpu p50 / floor',
+  ],
   rows.map(([name, tag, w, c]) => {
     const ws = summarize(w);
     const cs = summarize(c);
@@ -178,6 +205,7 @@ printTable(
       fmt(Math.min(...w)),
       fmt(ws.p50),
       fmt(ws.p99),
+      c.length ? fmt(Math.min(...c)) : '',
       c.length ? fmt(cs.p50) : '',
       tag === 'vs' ? fmt(ws.p50 / floorWall.p50) : '',
       tag === 'vs' ? fmt(cs.p50 / floorCpuP50) : '',
