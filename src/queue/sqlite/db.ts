@@ -2,11 +2,13 @@
  * The SQLite queue's connection: pragmas, schema, prepared statements and
  * batched write transactions. Calls made in the same tick are written in
  * one IMMEDIATE transaction: a busy worker pays for one commit per batch
- * instead of one per call. An operation that may fail after writing (an
- * enqueue meeting a duplicate id) runs in its own savepoint so it fails
- * alone; any other failure rolls the whole batch back.
+ * instead of one per call. An operation that may fail after writing (a
+ * multi-job enqueue meeting a duplicate id) runs in its own savepoint so
+ * it fails alone; others refuse (RelayError) before writing, so their
+ * refusal fails alone too; any other failure rolls the whole batch back.
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { RelayError } from '../../domain/index.ts';
 import { SCHEMA, SQL, type StatementName } from './schema.ts';
 
 export type Row = Record<string, unknown>;
@@ -65,7 +67,13 @@ export class QueueDb {
     try {
       for (const op of batch) {
         if (!op.atomic) {
-          outcomes.push({ ok: true, value: op.run() });
+          try {
+            outcomes.push({ ok: true, value: op.run() });
+          } catch (err) {
+            // A refusal (RelayError) comes before the op writes anything: it fails alone.
+            if (!(err instanceof RelayError)) throw err;
+            outcomes.push({ ok: false, value: err });
+          }
           continue;
         }
         s.savepoint.run();

@@ -57,6 +57,24 @@ export function signalCases(make: MakeQueue): void {
     );
   });
 
+  test('concurrent enqueues of one id: one wins, the others get CONFLICT, other calls are unaffected', async (t) => {
+    const { queue } = await freshQueue(t, make);
+    const id = newJob('t1').id;
+    const results = await Promise.allSettled([
+      queue.enqueue(newJob('t1', { id })),
+      queue.enqueue(newJob('t1', { id })),
+      queue.enqueueMany([newJob('t1'), newJob('t1', { id })]),
+      queue.enqueue(newJob('t2')),
+    ]);
+    const codes = results.map((r) =>
+      r.status === 'fulfilled' ? 'ok' : (r.reason as RelayError).code,
+    );
+    assert.equal(codes.filter((c) => c === 'ok').length, 2, codes.join(','));
+    assert.equal(codes[3], 'ok');
+    assert.equal(codes[2], 'CONFLICT', 'the batch holding the taken id adds nothing');
+    assert.equal(await waiting(queue), 2);
+  });
+
   test('waitForCompletion resolves with the result finished through another connection', async (t) => {
     const fixture = await freshQueue(t, make);
     const { queue } = fixture;
