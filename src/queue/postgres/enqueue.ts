@@ -2,9 +2,11 @@
  * Enqueue for Postgres: concurrent enqueue calls of one process go to the
  * server as one statement (one commit for many API requests), while each
  * call keeps its own all-or-nothing answer. The statement admits or
- * refuses each call whole; should it fail for the batch (a call would be
- * half inserted because a concurrent enqueue took one of its ids, or two
- * calls carry the same id), every call is retried alone.
+ * refuses each call whole. It first runs as a plain INSERT; meeting an
+ * existing id (a finished job being re-driven, or a concurrent enqueue) it
+ * runs again in the variant that replaces finished jobs; should that fail
+ * for the batch (a call would be half inserted, or two calls carry the
+ * same id), every call is retried alone.
  */
 import type { Pool } from 'pg';
 import { RelayError } from '../../domain/index.ts';
@@ -28,16 +30,27 @@ export async function enqueueCalls(
   shard: () => number,
 ): Promise<Answer[]> {
   try {
-    return await inOneStatement(pool, sql, calls, options, shard());
+    return await inOneStatement(pool, sql, calls, options, shard(), false);
   } catch (err) {
-    if (calls.length === 1) throw err;
-    const answers: Answer[] = [];
-    for (const call of calls) {
-      const [answer] = await inOneStatement(pool, sql, [call], options, shard());
-      answers.push(answer ?? null);
-    }
-    return answers;
+    if (!isUniqueViolation(err)) throw err;
   }
+  try {
+    return await inOneStatement(pool, sql, calls, options, shard(), true);
+  } catch (err) {
+    if (calls.length === 1) {
+      // A lone call that met a concurrent enqueue of one of its ids: that id is taken.
+      if (isUniqueViolation(err)) return [conflict()];
+      throw err;
+    }
+  }
+  const answers: Answer[] = [];
+  for (const call of calls)
+    answers.push(...(await enqueueCalls(pool, sql, [call], options, shard)));
+  return answers;
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string }).code === UNIQUE_VIOLATION;
 }
 
 async function inOneStatement(
@@ -46,6 +59,7 @@ async function inOneStatement(
   calls: PreparedJob[][],
   options: ResolvedQueueOptions,
   shard: number,
+  redrive: boolean,
 ): Promise<Answer[]> {
   const jobs = calls.flat();
   const callOf = calls.flatMap((call, i) => call.map(() => i));
@@ -83,15 +97,10 @@ async function inOneStatement(
     demand.calls,
     shard,
   ];
-  let rows: Row[];
-  try {
-    rows = (await pool.query({ name: 'relay_q_enqueue', text: sql.enqueue, values })).rows as Row[];
-  } catch (err) {
-    // A lone call that met a concurrent enqueue of one of its ids: that id is taken.
-    if (calls.length === 1 && (err as { code?: string }).code === UNIQUE_VIOLATION)
-      return [conflict()];
-    throw err;
-  }
+  const query = redrive
+    ? { name: 'relay_q_enqueue_redrive', text: sql.enqueueRedrive, values }
+    : { name: 'relay_q_enqueue', text: sql.enqueue, values };
+  const rows = (await pool.query(query)).rows as Row[];
   const byCall = new Map(rows.map((r) => [r.call as number, r]));
   return calls.map((_call, i): Answer => {
     const r = byCall.get(i) as Row;

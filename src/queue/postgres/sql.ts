@@ -47,6 +47,49 @@ export function statements(s: string) {
         UNION ALL SELECT '', count(*) FROM ${source}) x WHERE c > 0 ORDER BY t
       ON CONFLICT (tenant_id, shard) DO UPDATE SET queued = ${s}.queue_counts.queued + excluded.queued`;
 
+  // The enqueue of many calls (see statements().enqueue). A plain INSERT is
+  // the fast path; the variant that replaces a finished job with the same id
+  // (ON CONFLICT ... WHERE state = 'done') runs only when the plain one meets
+  // an existing id.
+  const enqueue = (redrive: boolean) => `WITH input AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::int[],
+          $7::text[], $8::bigint[], $9::text[], $10::int[])
+          WITH ORDINALITY AS i(id, tenant_id, grp, priority, state, max_attempts, payload, run_after,
+            traceparent, call, ord)),
+      counts AS (SELECT tenant_id, sum(queued) AS queued FROM ${s}.queue_counts
+        WHERE tenant_id = ANY($12::text[]) GROUP BY tenant_id),
+      demand AS (SELECT d.call, d.tenant_id, coalesce(c.queued, 0)
+          + sum(d.adding) OVER (PARTITION BY d.tenant_id ORDER BY d.call) > d.lim AS over
+        FROM unnest($12::text[], $13::int[], $14::bigint[], $15::int[]) AS d(tenant_id, adding, lim, call)
+        LEFT JOIN counts c USING (tenant_id)),
+      refused AS (SELECT call, min(tenant_id) AS tenant_id FROM demand WHERE over GROUP BY call),
+      busy AS (SELECT DISTINCT i.call FROM input i CROSS JOIN LATERAL (SELECT 1 FROM ${s}.queue_jobs q
+        WHERE q.id = i.id AND q.state <> 'done' LIMIT 1) x),
+      ins AS (INSERT INTO ${s}.queue_jobs AS j (id, tenant_id, grp, priority, state, attempt, max_attempts,
+          payload, enqueued_at, run_after, traceparent)
+        SELECT id, tenant_id, grp, priority, state, 1, max_attempts, payload, $11, run_after, traceparent
+        FROM input WHERE call NOT IN (SELECT call FROM refused) AND call NOT IN (SELECT call FROM busy)
+        ORDER BY ord${
+          redrive
+            ? `
+        ON CONFLICT (id) DO UPDATE SET seq = nextval('${s}.queue_job_seq'), tenant_id = excluded.tenant_id,
+          grp = excluded.grp, priority = excluded.priority, state = excluded.state, attempt = 1,
+          max_attempts = excluded.max_attempts, payload = excluded.payload, enqueued_at = excluded.enqueued_at,
+          run_after = excluded.run_after, traceparent = excluded.traceparent, worker_id = NULL,
+          lease_until = NULL, cancel_requested = false, outcome = NULL, finished_at = NULL
+        WHERE j.state = 'done'`
+            : ''
+        }
+        RETURNING j.id, j.tenant_id),
+      counted AS (${addCounts('ins', '', '$16::smallint')}),
+      admitted AS (SELECT count(*) AS n FROM input
+        WHERE call NOT IN (SELECT call FROM refused) AND call NOT IN (SELECT call FROM busy))
+      SELECT c.call, (SELECT r.tenant_id FROM refused r WHERE r.call = c.call) AS refused,
+        EXISTS (SELECT 1 FROM busy b WHERE b.call = c.call) AS busy
+      FROM (SELECT DISTINCT call FROM input) c
+      WHERE ${s}.queue_assert((SELECT count(*) FROM ins) = (SELECT n FROM admitted),
+        'enqueue call half inserted')`;
+
   return {
     schema: `
       CREATE SCHEMA IF NOT EXISTS ${s};
@@ -98,40 +141,9 @@ export function statements(s: string) {
      * and skipped when one of its ids is still unfinished. Returns one row per call. One
      * statement, so it commits whole or not at all: should a call end up half inserted (an
      * id inserted concurrently since the check), queue_assert aborts the statement. */
-    enqueue: `WITH input AS (
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::int[],
-          $7::text[], $8::bigint[], $9::text[], $10::int[])
-          WITH ORDINALITY AS i(id, tenant_id, grp, priority, state, max_attempts, payload, run_after,
-            traceparent, call, ord)),
-      counts AS (SELECT tenant_id, sum(queued) AS queued FROM ${s}.queue_counts
-        WHERE tenant_id = ANY($12::text[]) GROUP BY tenant_id),
-      demand AS (SELECT d.call, d.tenant_id, coalesce(c.queued, 0)
-          + sum(d.adding) OVER (PARTITION BY d.tenant_id ORDER BY d.call) > d.lim AS over
-        FROM unnest($12::text[], $13::int[], $14::bigint[], $15::int[]) AS d(tenant_id, adding, lim, call)
-        LEFT JOIN counts c USING (tenant_id)),
-      refused AS (SELECT call, min(tenant_id) AS tenant_id FROM demand WHERE over GROUP BY call),
-      busy AS (SELECT DISTINCT i.call FROM input i CROSS JOIN LATERAL (SELECT 1 FROM ${s}.queue_jobs q
-        WHERE q.id = i.id AND q.state <> 'done' LIMIT 1) x),
-      ins AS (INSERT INTO ${s}.queue_jobs AS j (id, tenant_id, grp, priority, state, attempt, max_attempts,
-          payload, enqueued_at, run_after, traceparent)
-        SELECT id, tenant_id, grp, priority, state, 1, max_attempts, payload, $11, run_after, traceparent
-        FROM input WHERE call NOT IN (SELECT call FROM refused) AND call NOT IN (SELECT call FROM busy)
-        ORDER BY ord
-        ON CONFLICT (id) DO UPDATE SET seq = nextval('${s}.queue_job_seq'), tenant_id = excluded.tenant_id,
-          grp = excluded.grp, priority = excluded.priority, state = excluded.state, attempt = 1,
-          max_attempts = excluded.max_attempts, payload = excluded.payload, enqueued_at = excluded.enqueued_at,
-          run_after = excluded.run_after, traceparent = excluded.traceparent, worker_id = NULL,
-          lease_until = NULL, cancel_requested = false, outcome = NULL, finished_at = NULL
-        WHERE j.state = 'done'
-        RETURNING j.id, j.tenant_id),
-      counted AS (${addCounts('ins', '', '$16::smallint')}),
-      admitted AS (SELECT count(*) AS n FROM input
-        WHERE call NOT IN (SELECT call FROM refused) AND call NOT IN (SELECT call FROM busy))
-      SELECT c.call, (SELECT r.tenant_id FROM refused r WHERE r.call = c.call) AS refused,
-        EXISTS (SELECT 1 FROM busy b WHERE b.call = c.call) AS busy
-      FROM (SELECT DISTINCT call FROM input) c
-      WHERE ${s}.queue_assert((SELECT count(*) FROM ins) = (SELECT n FROM admitted),
-        'enqueue call half inserted')`,
+    enqueue: enqueue(false),
+    /** The same, replacing finished jobs of the same ids (a re-drive). */
+    enqueueRedrive: enqueue(true),
 
     /** $1 groups, $2 their limits. Its own statement so an enqueue never holds a counter row
      * while waiting for a group row a claim holds (claims lock groups, then counters). */
