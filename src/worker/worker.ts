@@ -133,8 +133,12 @@ export class Worker {
         continue;
       }
       wait?.stop();
-      idle = false;
       for (const job of jobs) this.#launch(job);
+      // Fewer jobs than asked for: the queue had no more. The next claim (made
+      // listening, as when idle) waits until the jobs just launched have
+      // reached their sandboxes, since a claim holds the event loop while it runs.
+      idle = jobs.length < free;
+      if (idle) await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
