@@ -18,7 +18,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runIsolated } from '../../src/sandbox/index.ts';
+import { createIsolatedRunner, type IsolatedRunner } from '../../src/sandbox/index.ts';
 import { BenchClient } from '../support/http.ts';
 import { fmt, printTable, summarize, type Summary } from '../support/stats.ts';
 
@@ -131,9 +131,11 @@ function spawnFloor(argv: string[]): () => Promise<void> {
     });
 }
 
-function isolatedFloor(argv: string[]): () => Promise<void> {
+function isolatedFloor(runner: IsolatedRunner, argv: string[]): () => Promise<void> {
+  // Only /usr is visible by default; an interpreter elsewhere (Relay's Node) is bound read-only.
+  const binds = argv[0]!.startsWith('/usr/') ? [] : [{ host: argv[0]!, sandbox: argv[0]!, writable: false }];
   return async () => {
-    const r = await runIsolated({ argv, env: {}, binds: [], network: false, timeoutMs: 10_000, memoryMb: 256, cwd: '/tmp', pids: 64 });
+    const r = await runner.run({ argv, env: {}, binds, network: false, timeoutMs: 10_000, memoryMb: 256, cwd: '/tmp', pids: 64 });
     if (r.code !== 0) throw new Error(`isolated ${argv.join(' ')}: ${r.code} ${r.stderr}`);
   };
 }
@@ -156,12 +158,13 @@ async function main(): Promise<void> {
   const nodeBin = process.execPath;
   const report: Record<string, unknown> = { machine: { cpus: os.availableParallelism(), node: process.version }, at: new Date().toISOString() };
 
-  // Floors for cold starts.
+  // Floors for cold starts; the runner probes bwrap and makes its cgroup parent once, as Relay does.
+  const runner = await createIsolatedRunner({ mode: 'bwrap' });
   const floors = {
     python: await timeCalls(COLD_CALLS, spawnFloor([PYTHON, '-I', '-S', '-c', 'pass'])),
     node: await timeCalls(COLD_CALLS, spawnFloor([nodeBin, '-e', '0'])),
-    pythonIsolated: await timeCalls(COLD_CALLS, isolatedFloor([PYTHON, '-I', '-S', '-c', 'pass'])),
-    nodeIsolated: await timeCalls(COLD_CALLS, isolatedFloor([nodeBin, '-e', '0'])),
+    pythonIsolated: await timeCalls(COLD_CALLS, isolatedFloor(runner, [PYTHON, '-I', '-S', '-c', 'pass'])),
+    nodeIsolated: await timeCalls(COLD_CALLS, isolatedFloor(runner, [nodeBin, '-e', '0'])),
   };
 
   // Floor for warm calls: a Fastify route that does nothing, same client.
