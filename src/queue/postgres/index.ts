@@ -116,7 +116,7 @@ export class PostgresQueue implements Queue {
     this.#listener = new PgListener(connect, this.#channel, (payload) => this.#onNotify(payload));
     this.#completer = new Coalescer((reqs) => this.#completeBatch(reqs), {
       maxBatch: 200,
-      maxInFlight: 2,
+      maxInFlight: 4,
     });
     this.#enqueuer = new Coalescer((calls) => this.#enqueueBatch(calls), {
       maxBatch: 1000,
@@ -187,7 +187,7 @@ export class PostgresQueue implements Queue {
           );
           return sizes.map((size) => jobs.splice(0, size));
         },
-        { maxBatch: 1000, maxInFlight: 2, weight: (size) => size as number },
+        { maxBatch: 1000, maxInFlight: 4, weight: (size) => size as number },
       );
       this.#claimers.set(key, claimer);
     }
