@@ -3,13 +3,14 @@
  * queue, a hand-written floor and the library Relay would otherwise use
  * (BullMQ on Redis, pg-boss on Postgres), in the same run on the same
  * services: enqueue/s one at a time (50 callers) and in batches of 100,
- * claim+complete/s with 50 jobs in flight, enqueue-to-completion latency
+ * claim+complete/s with 50 jobs in flight (medians of rounds in which the
+ * systems of a backend take turns), enqueue-to-completion latency
  * at 1,000 jobs/s offered, and a fairness run (one tenant floods 18,000
  * jobs, then 100 tenants send 20 each). Prints tables and writes
  * bench/results/queue.json.
  *
  *   node --disable-warning=ExperimentalWarning bench/queue/run.ts
- *   BENCH_QUEUE_BACKENDS=sqlite,redis BENCH_QUEUE_SCALE=0.2 node ... bench/queue/run.ts
+ *   BENCH_QUEUE_BACKENDS=sqlite,redis BENCH_QUEUE_SCALE=0.2 BENCH_QUEUE_ROUNDS=1 node ... bench/queue/run.ts
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -35,8 +36,10 @@ const services: Services = {
 const scale = Number(env.BENCH_QUEUE_SCALE ?? 1);
 const backends = (env.BENCH_QUEUE_BACKENDS ?? 'sqlite,redis,postgres').split(',');
 const params = {
-  singleJobs: Math.round(5_000 * scale),
-  batchJobs: Math.round(20_000 * scale),
+  /** Throughput is measured in rounds, the systems of a backend taking turns; the median counts. */
+  rounds: Number(env.BENCH_QUEUE_ROUNDS ?? 3),
+  singleJobs: Math.round(3_000 * scale),
+  batchJobs: Math.round(10_000 * scale),
   latencyRate: 1_000,
   latencySeconds: Math.max(2, Math.round(5 * scale)),
   flood: Math.round(18_000 * scale),
@@ -72,42 +75,70 @@ const subjects: Record<string, Factory[]> = {
   ],
 };
 
-async function measure(make: Factory): Promise<Row> {
-  const s = await make();
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
+
+/** One round of throughput for one subject; ids of each round are distinct (`round` offsets them). */
+async function throughputRound(s: Subject, round: number) {
+  const base = (round + 1) * 10_000_000;
+  console.error(`${s.backend}/${s.system}: round ${round + 1}`);
+  const single = await enqueueSingleRate(s, params.singleJobs, base);
+  const batch = await enqueueBatchRate(s, params.batchJobs, base + 1_000_000);
+  const claim = await claimCompleteRate(s, params.singleJobs + params.batchJobs);
+  return { single, batch, claim };
+}
+
+/** Latency and fairness, once per subject (floors have neither a wake-up nor fairness). */
+async function behaviour(s: Subject, row: Row): Promise<void> {
+  if (s.system === 'floor') return;
   const label = `${s.backend}/${s.system}`;
+  console.error(`${label}: latency`);
+  await s.reset();
+  const lat = await latencyAtRate(s, params.latencyRate, params.latencySeconds, 2_000_000);
+  if (lat.timedOut) console.error(`${label}: only ${lat.completed} jobs completed in time`);
+  row.p50 = lat.p50;
+  row.p99 = lat.p99;
+  console.error(`${label}: fairness`);
+  await s.reset();
+  row.fairness = await fairnessRun(
+    s,
+    3_000_000,
+    params.flood,
+    params.smallTenants,
+    params.smallJobs,
+  );
+}
+
+/** Every system of one backend: throughput in alternating rounds (so load swings hit all alike), then behaviour. */
+async function measureBackend(factories: Factory[]): Promise<Row[]> {
+  const opened: Subject[] = [];
   try {
-    console.error(`${label}: enqueue`);
-    const row: Row = {
+    for (const make of factories) opened.push(await make());
+    const samples = opened.map(() => ({
+      single: [] as number[],
+      batch: [] as number[],
+      claim: [] as number[],
+    }));
+    for (let round = 0; round < params.rounds; round++) {
+      for (const [i, s] of opened.entries()) {
+        const r = await throughputRound(s, round);
+        const acc = samples[i]!;
+        acc.single.push(r.single);
+        acc.batch.push(r.batch);
+        acc.claim.push(r.claim);
+      }
+    }
+    const rows: Row[] = opened.map((s, i) => ({
       backend: s.backend,
       system: s.system,
       shape: s.shape,
-      enqueueSingle: await enqueueSingleRate(s, params.singleJobs, 0),
-      enqueueBatch: await enqueueBatchRate(s, params.batchJobs, 1_000_000),
-      claimComplete: 0,
-    };
-    console.error(`${label}: claim+complete`);
-    row.claimComplete = await claimCompleteRate(s, params.singleJobs + params.batchJobs);
-    // Floors have no wake-up and no fairness: they only anchor throughput.
-    if (s.system !== 'floor') {
-      console.error(`${label}: latency`);
-      await s.reset();
-      const lat = await latencyAtRate(s, params.latencyRate, params.latencySeconds, 2_000_000);
-      if (lat.timedOut) console.error(`${label}: only ${lat.completed} jobs completed in time`);
-      row.p50 = lat.p50;
-      row.p99 = lat.p99;
-      console.error(`${label}: fairness`);
-      await s.reset();
-      row.fairness = await fairnessRun(
-        s,
-        3_000_000,
-        params.flood,
-        params.smallTenants,
-        params.smallJobs,
-      );
-    }
-    return row;
+      enqueueSingle: median(samples[i]!.single),
+      enqueueBatch: median(samples[i]!.batch),
+      claimComplete: median(samples[i]!.claim),
+    }));
+    for (const [i, s] of opened.entries()) await behaviour(s, rows[i]!);
+    return rows;
   } finally {
-    await s.close();
+    for (const s of opened) await s.close();
   }
 }
 
@@ -128,9 +159,7 @@ function table(header: string[], rows: string[][]): string {
 }
 
 const rows: Row[] = [];
-for (const backend of backends) {
-  for (const make of subjects[backend] ?? []) rows.push(await measure(make));
-}
+for (const backend of backends) rows.push(...(await measureBackend(subjects[backend] ?? [])));
 
 const floorOf = (backend: string) =>
   rows.find((r) => r.backend === backend && r.system === 'floor');
@@ -172,7 +201,7 @@ const fairness = table(
     ]),
 );
 console.log(
-  `\nQueue throughput and latency (50 jobs in flight; latency at ${params.latencyRate} jobs/s offered)\n`,
+  `\nQueue throughput (median of ${params.rounds} rounds, 50 jobs in flight) and latency (at ${params.latencyRate} jobs/s offered)\n`,
 );
 console.log(throughput);
 console.log(
