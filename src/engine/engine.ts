@@ -7,12 +7,13 @@
 import { context as otelContext, propagation, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Tracer } from '@opentelemetry/api';
 import type { RelayConfig } from '../config/index.ts';
-import type { ExecutionError, ExecutionRecord } from '../domain/index.ts';
+import type { ExecutionError, ExecutionRecord, ExecutionStatus } from '../domain/index.ts';
 import { isRelayError } from '../domain/index.ts';
 import type { ResultStorePort } from '../results/port.ts';
 import { finalizeExecution, RunState } from './finalize.ts';
 import { LogCollector } from './log-collector.ts';
 import { verdictFor } from './outcome.ts';
+import type { Verdict } from './outcome.ts';
 import type { ExecutionPreparer } from './prepare.ts';
 import { Slots } from './slots.ts';
 import type {
@@ -62,11 +63,16 @@ export class ExecutionEngine {
 
   /**
    * Runs one attempt; resolves with the persisted record, never rejects for
-   * function failures. `persist` is asked at the end whether the verdict is
-   * still this attempt's to write (a worker that lost its lease must not
-   * overwrite the attempt that replaced it).
+   * function failures. `persist` is asked at the end which status to record
+   * for the verdict (`queued` when the worker will retry), or null when the
+   * verdict is no longer this attempt's to write (a worker that lost its
+   * lease must not overwrite the attempt that replaced it).
    */
-  async run(job: ExecutionJob, signal?: AbortSignal, persist: () => boolean = () => true): Promise<ExecutionRecord> {
+  async run(
+    job: ExecutionJob,
+    signal?: AbortSignal,
+    persist: (verdict: Verdict) => ExecutionStatus | null = (verdict) => verdict.status,
+  ): Promise<ExecutionRecord> {
     await this.slots.acquire(signal);
     const parent = job.traceparent
       ? propagation.extract(otelContext.active(), { traceparent: job.traceparent })

@@ -6,9 +6,11 @@
  * concurrency slot, then persists the verdict. Each step is guarded so one
  * failing step never skips the others.
  */
+import { TERMINAL_STATUSES } from '../domain/index.ts';
 import type {
   ExecutionError,
   ExecutionRecord,
+  ExecutionStatus,
   ExecutionTimings,
   ExecutionUsage,
 } from '../domain/index.ts';
@@ -78,8 +80,13 @@ export interface FinalizeDeps {
   results: ResultStorePort;
   observers: ExecutionObserver[];
   onError: (err: unknown, where: string) => void;
-  /** False when another attempt now owns the record: release everything, write nothing. */
-  persist: () => boolean;
+  /**
+   * The status to record for this verdict — usually its own; `queued` when
+   * the attempt will be retried, so readers never see a failure that is not
+   * final — or null when another attempt now owns the record: release
+   * everything, write nothing.
+   */
+  persist: (verdict: Verdict) => ExecutionStatus | null;
 }
 
 /** Releases everything the run held and persists its verdict; returns the stored record. */
@@ -95,8 +102,9 @@ export async function finalizeExecution(
   deps.slots.release();
   state.timings.totalMs = round(performance.now() - state.startedAt + (state.timings.queueMs ?? 0));
   await guard(deps, 'logs', () => state.collector.close());
-  if (!deps.persist()) return fallbackRecord(state);
-  const { status, output, error } = state.verdict;
+  const status = deps.persist(state.verdict);
+  if (status === null) return fallbackRecord(state);
+  const { output, error } = state.verdict;
   await guard(deps, 'persist', () =>
     deps.results.update(job.executionId, {
       status,
@@ -105,7 +113,7 @@ export async function finalizeExecution(
       timings: state.timings,
       usage: state.usage,
       cost: state.cost,
-      finishedAt: new Date().toISOString(),
+      finishedAt: TERMINAL_STATUSES.has(status) ? new Date().toISOString() : null,
     }),
   );
   const record = (await deps.results.get(null, job.executionId)) ?? fallbackRecord(state);

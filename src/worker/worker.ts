@@ -13,6 +13,7 @@ import type { ExecutionAttempt, ExecutionError, ExecutionRecord } from '../domai
 import type { ExecutionEngine } from '../engine/engine.ts';
 import { decideAfterAttempt } from '../engine/retry.ts';
 import type { RetryPolicy } from '../engine/retry.ts';
+import type { Verdict } from '../engine/outcome.ts';
 import type { ExecutionPayload } from '../engine/submit.ts';
 import type { LeasedJob, Queue } from '../queue/port.ts';
 import type { ResultStorePort } from '../results/port.ts';
@@ -181,7 +182,9 @@ export class Worker {
     const opened = this.#attempts.open(job.id, (payload.attemptBase ?? 0) + job.attempt);
     let input = payload.input;
     if (input === undefined) input = (await results.get(null, job.id))?.input ?? null;
-    const record = await engine.run(
+    // How the attempt itself ended; the stored status may already say `queued` for a retry.
+    let verdict: Verdict | undefined;
+    const stored = await engine.run(
       {
         executionId: job.id,
         tenantId: job.tenantId,
@@ -198,13 +201,19 @@ export class Worker {
       // would tell pollers it is over. A lease past its deadline may already
       // belong to the next attempt, even before a heartbeat says it is lost:
       // its verdict must not overwrite that attempt's record.
-      () => {
+      (ended) => {
+        verdict = ended;
         const ours = entry.abortReason === undefined || entry.abortReason === 'cancelled';
-        if (ours && Date.now() < entry.leaseUntil) return true;
+        if (ours && Date.now() < entry.leaseUntil) {
+          // An attempt about to be retried is recorded as queued at once: pollers never see a non-final failure.
+          const next = decideAfterAttempt(ended, job.attempt, job.maxAttempts, !payload.sync, this.#opts.retryPolicy);
+          return next.action === 'retry' ? 'queued' : ended.status;
+        }
         if (ours) entry.abortReason = 'lease-lost';
-        return false;
+        return null;
       },
     );
+    const record = verdict ? { ...stored, status: verdict.status, error: verdict.error } : stored;
     const attempt = await opened;
     // Shutdown kept the verdict from the engine; past the lease it is not ours to write either.
     if (entry.abortReason === 'shutdown' && record.status !== 'cancelled' && Date.now() >= entry.leaseUntil) {

@@ -8,7 +8,13 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../../../src/config/index.ts';
-import { newExecutionId, type ExecutionRecord, type Tenant } from '../../../src/domain/index.ts';
+import {
+  newExecutionId,
+  TERMINAL_STATUSES,
+  type ExecutionRecord,
+  type ExecutionStatus,
+  type Tenant,
+} from '../../../src/domain/index.ts';
 import type { Verdict } from '../../../src/engine/outcome.ts';
 import { Slots } from '../../../src/engine/slots.ts';
 import type { ExecutionPayload } from '../../../src/engine/submit.ts';
@@ -55,7 +61,11 @@ export class ScriptedEngine {
     this.slots = new Slots(capacity);
   }
 
-  async run(job: ExecutionJob, signal?: AbortSignal, persist: () => boolean = () => true): Promise<ExecutionRecord> {
+  async run(
+    job: ExecutionJob,
+    signal?: AbortSignal,
+    persist: (verdict: Verdict) => ExecutionStatus | null = (v) => v.status,
+  ): Promise<ExecutionRecord> {
     await this.slots.acquire(signal);
     this.jobs.push(job);
     const id = job.executionId;
@@ -67,8 +77,13 @@ export class ScriptedEngine {
       this.slots.release();
     }
     const stored = (await this.#results.get(null, id)) as ExecutionRecord;
-    if (!persist()) return { ...stored, ...verdict };
-    await this.#results.update(id, { ...verdict, finishedAt: new Date().toISOString() });
+    const status = persist(verdict);
+    if (status === null) return { ...stored, ...verdict };
+    await this.#results.update(id, {
+      ...verdict,
+      status,
+      finishedAt: TERMINAL_STATUSES.has(status) ? new Date().toISOString() : null,
+    });
     return (await this.#results.get(null, id)) as ExecutionRecord;
   }
 }
