@@ -18,6 +18,7 @@ import {
   publicJob,
   queueFull,
   resolveOptions,
+  type PreparedJob,
   type ResolvedQueueOptions,
 } from '../jobs.ts';
 import type {
@@ -86,6 +87,7 @@ export class RedisQueue implements Queue {
   readonly #wake: WakeWaiter;
   readonly #claimers = new Map<string, Coalescer<number, LeasedJob[]>>();
   readonly #completer: Coalescer<CompleteRequest, boolean>;
+  readonly #enqueuer: Coalescer<PreparedJob[], RelayError | null>;
 
   constructor(redis: Redis, base: string, options: QueueOptions) {
     this.#redis = redis;
@@ -97,6 +99,11 @@ export class RedisQueue implements Queue {
       if (instance !== this.#instance) this.#signals.cancelled(jobId);
     });
     this.#wake = new WakeWaiter(redis, `${base}wake`);
+    this.#enqueuer = new Coalescer((calls) => this.#enqueueBatch(calls), {
+      maxBatch: 1000,
+      maxInFlight: 2,
+      weight: (call) => (call as PreparedJob[]).length,
+    });
     this.#completer = new Coalescer((reqs) => this.#completeBatch(reqs), {
       maxBatch: 200,
       maxInFlight: 2,
@@ -125,20 +132,32 @@ export class RedisQueue implements Queue {
   }
 
   async enqueueMany(jobs: NewJob[]): Promise<Job[]> {
-    const now = Date.now();
-    const prepared = prepareJobs(jobs, now, this.#options);
+    const prepared = prepareJobs(jobs, Date.now(), this.#options);
     if (prepared.length === 0) return [];
-    const args: (string | number)[] = [now, this.#options.maxQueuedTotal, prepared.length];
-    for (const j of prepared) {
-      args.push(j.id, j.tenantId, j.group, j.priority, j.maxAttempts, j.payloadJson, j.runAfter);
-      args.push(j.traceparent ?? '', j.concurrency, j.maxQueued, j.ready ? '1' : '0');
-    }
-    const [answer, detail] = (await this.#script('relayEnqueue', ...args)) as [string, string?];
-    if (answer === 'full') throw queueFull(detail === '' ? null : (detail ?? null), this.#options);
-    if (answer === 'conflict')
-      throw new RelayError('CONFLICT', `job ${detail} is already queued or running`);
+    const refusal = await this.#enqueuer.submit(prepared);
+    if (refusal !== null) throw refusal;
     if (prepared.some((j) => j.ready)) this.#signals.workArrived();
     return prepared.map(publicJob);
+  }
+
+  /** Concurrent enqueue calls in one script call; each is admitted or refused whole. */
+  async #enqueueBatch(calls: PreparedJob[][]): Promise<(RelayError | null)[]> {
+    const args: (string | number)[] = [Date.now(), this.#options.maxQueuedTotal, calls.length];
+    for (const call of calls) {
+      args.push(call.length);
+      for (const j of call) {
+        args.push(j.id, j.tenantId, j.group, j.priority, j.maxAttempts, j.payloadJson, j.runAfter);
+        args.push(j.traceparent ?? '', j.concurrency, j.maxQueued, j.ready ? '1' : '0');
+      }
+    }
+    const answers = (await this.#script('relayEnqueue', ...args)) as string[];
+    return answers.map((answer) => {
+      if (answer === 'ok') return null;
+      const detail = answer.slice(answer.indexOf(':') + 1);
+      if (answer.startsWith('full:'))
+        return queueFull(detail === '' ? null : detail, this.#options);
+      return new RelayError('CONFLICT', `job ${detail} is already queued or running`);
+    });
   }
 
   async claim(workerId: string, n: number, leaseMs: number): Promise<LeasedJob[]> {

@@ -28,54 +28,69 @@
 import { COMMON } from './lua-common.ts';
 import { CANCEL, DEPTH, FAIL, HEARTBEAT, REAP } from './scripts-lifecycle.ts';
 
-/** ARGV: now, max total, n, then per job: id, tenant, group, priority, max attempts, payload, run-after, traceparent, concurrency, max queued, ready. */
+/**
+ * Several enqueue calls, each admitted or refused whole, in order (so the
+ * counts each call is checked against include the calls before it).
+ * ARGV: now, max total, number of calls, then per call: its job count and
+ * per job: id, tenant, group, priority, max attempts, payload, run-after,
+ * traceparent, concurrency, max queued, ready. Returns per call 'ok',
+ * 'full:<tenant or empty>' or 'conflict:<id>'.
+ */
 const ENQUEUE = `
-local n = tonumber(ARGV[3])
 local F = 11
 local queued = base .. 'queued'
-if tonumber(redis.call('HGET', queued, '') or '0') + n > tonumber(ARGV[2]) then return {'full', ''} end
-local adding, limit = {}, {}
-for i = 0, n - 1 do
-  local o = 3 + i * F
-  local t, lim = ARGV[o + 2], tonumber(ARGV[o + 10])
-  adding[t] = (adding[t] or 0) + 1
-  if limit[t] == nil or lim < limit[t] then limit[t] = lim end
-  if redis.call('EXISTS', base .. 'job:' .. ARGV[o + 1]) == 1 then return {'conflict', ARGV[o + 1]} end
-end
-for t, a in pairs(adding) do
-  if tonumber(redis.call('HGET', queued, t) or '0') + a > limit[t] then return {'full', t} end
-end
-local ready, groups = 0, {}
-for i = 0, n - 1 do
-  local o = 3 + i * F
-  local id, t, g, p = ARGV[o + 1], ARGV[o + 2], ARGV[o + 3], ARGV[o + 4]
-  local q = redis.call('INCR', base .. 'seq')
-  local isReady = ARGV[o + 11] == '1'
-  redis.call('HSET', base .. 'job:' .. id, 't', t, 'g', g, 'p', p, 'a', '1', 'm', ARGV[o + 5],
-    'd', ARGV[o + 6], 'e', ARGV[1], 'r', ARGV[o + 7], 'tp', ARGV[o + 8], 'q', q,
-    's', isReady and 'ready' or 'delayed', 'c', '0')
-  groups[g] = { ARGV[o + 9], t }
-  if isReady then
-    redis.call('ZADD', base .. 'ready:' .. g, score(p, q), id)
-    activate(g)
-    ready = ready + 1
-  else
-    redis.call('ZADD', base .. 'delayed', ARGV[o + 7], id)
+local maxTotal = tonumber(ARGV[2])
+local function enqueueCall(o0, n)
+  if tonumber(redis.call('HGET', queued, '') or '0') + n > maxTotal then return 'full:' end
+  local adding, limit = {}, {}
+  for i = 0, n - 1 do
+    local o = o0 + i * F
+    local t, lim = ARGV[o + 2], tonumber(ARGV[o + 10])
+    adding[t] = (adding[t] or 0) + 1
+    if limit[t] == nil or lim < limit[t] then limit[t] = lim end
+    if redis.call('EXISTS', base .. 'job:' .. ARGV[o + 1]) == 1 then return 'conflict:' .. ARGV[o + 1] end
   end
+  for t, a in pairs(adding) do
+    if tonumber(redis.call('HGET', queued, t) or '0') + a > limit[t] then return 'full:' .. t end
+  end
+  local ready, groups, ids = 0, {}, {}
+  for i = 0, n - 1 do
+    local o = o0 + i * F
+    local id, t, g, p = ARGV[o + 1], ARGV[o + 2], ARGV[o + 3], ARGV[o + 4]
+    local q = redis.call('INCR', base .. 'seq')
+    local isReady = ARGV[o + 11] == '1'
+    redis.call('HSET', base .. 'job:' .. id, 't', t, 'g', g, 'p', p, 'a', '1', 'm', ARGV[o + 5],
+      'd', ARGV[o + 6], 'e', ARGV[1], 'r', ARGV[o + 7], 'tp', ARGV[o + 8], 'q', q,
+      's', isReady and 'ready' or 'delayed', 'c', '0')
+    groups[g] = { ARGV[o + 9], t }
+    ids[i + 1] = id
+    if isReady then
+      redis.call('ZADD', base .. 'ready:' .. g, score(p, q), id)
+      activate(g)
+      ready = ready + 1
+    else
+      redis.call('ZADD', base .. 'delayed', ARGV[o + 7], id)
+    end
+  end
+  for g, v in pairs(groups) do
+    redis.call('HSET', base .. 'caps', g, v[1])
+    redis.call('HSET', base .. 'gtenant', g, v[2])
+  end
+  -- A re-driven id starts without its old completion.
+  redis.call('HDEL', base .. 'done', unpack(ids))
+  redis.call('ZREM', base .. 'donezs', unpack(ids))
+  for t, a in pairs(adding) do redis.call('HINCRBY', queued, t, a) end
+  redis.call('HINCRBY', queued, '', n)
+  wake(ready)
+  return 'ok'
 end
-for g, v in pairs(groups) do
-  redis.call('HSET', base .. 'caps', g, v[1])
-  redis.call('HSET', base .. 'gtenant', g, v[2])
+local out, o = {}, 4
+for c = 1, tonumber(ARGV[3]) do
+  local n = tonumber(ARGV[o])
+  out[c] = enqueueCall(o, n)
+  o = o + 1 + n * F
 end
--- A re-driven id starts without its old completion.
-local ids = {}
-for i = 0, n - 1 do ids[i + 1] = ARGV[4 + i * F] end
-redis.call('HDEL', base .. 'done', unpack(ids))
-redis.call('ZREM', base .. 'donezs', unpack(ids))
-for t, a in pairs(adding) do redis.call('HINCRBY', queued, t, a) end
-redis.call('HINCRBY', queued, '', n)
-wake(ready)
-return {'ok'}
+return out
 `;
 
 /**
