@@ -32,7 +32,7 @@ export {
   type Bind,
 } from './isolated.ts';
 export { ResourceLimitsEnforcer, type CgroupMode } from './limits/index.ts';
-export { grantSandboxTraversal, SANDBOX_UID } from './credentials.ts';
+export { grantSandboxTraversal } from './credentials.ts';
 export type { SandboxLogger } from './logger.ts';
 export { silentLogger } from './logger.ts';
 export { compileSeccompFilter } from './bwrap/seccomp.ts';

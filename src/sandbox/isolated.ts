@@ -204,8 +204,8 @@ export class IsolatedRunner {
       let timedOut = false;
       let cancelled = false;
       const kill = async (): Promise<void> => {
+        await killSandbox(child, cgroup, true);
         network?.close();
-        await killSandbox(child, cgroup, mode === 'process');
       };
       const timer = setTimeout(() => {
         timedOut = true;

@@ -147,7 +147,10 @@ export interface SandboxNetwork {
    * own exit then tells why); rejects when the network could not be made.
    */
   ready: Promise<void>;
-  /** Stop slirp4netns; idempotent, and setup still under way gives up. */
+  /**
+   * Stop slirp4netns; idempotent, and setup still under way gives up. Call
+   * it again once bwrap is dead to release the pipes to it.
+   */
   close(): void;
 }
 
@@ -159,14 +162,24 @@ export function attachNetwork(
 ): SandboxNetwork {
   let closed = false;
   let slirp: ChildProcess | undefined;
+  const info = child.stdio[fds.info] as Readable;
+  const block = child.stdio[fds.block] as Writable;
+  block.on('error', () => undefined);
+  const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
   const close = (): void => {
     closed = true;
     if (slirp && slirp.exitCode === null && slirp.signalCode === null) slirp.kill('SIGKILL');
     (slirp?.stdio[3] as Writable | undefined)?.destroy();
+    // Only once bwrap is gone: closing the block pipe earlier would let the command start.
+    if (exited()) {
+      info.destroy();
+      block.destroy();
+    }
   };
-  const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
   const ready = (async () => {
-    if (!(await bwrapStarted(child.stdio[fds.info] as Readable, child)) || closed) return;
+    // bwrap writes its report in several writes: read it to the end, or it dies of SIGPIPE.
+    info.resume();
+    if (!(await bwrapStarted(info, child)) || closed) return;
     const pid = child.pid!;
     const results = await Promise.allSettled([
       startSlirp(pid, setup, (c) => (slirp = c)),
@@ -178,8 +191,6 @@ export function attachNetwork(
       close();
       throw new Error(`sandbox network setup failed: ${(failed.reason as Error).message}`);
     }
-    const block = child.stdio[fds.block] as Writable;
-    block.on('error', () => undefined);
     block.end('x');
   })();
   // Whoever awaits `ready` still sees a failure; this only keeps an abandoned one from crashing Relay.

@@ -143,8 +143,8 @@ export class BwrapProvider implements SandboxProvider {
           child,
           cgroup,
           kill: async () => {
+            await killSandbox(child, cgroup, true);
             network?.close();
-            await killSandbox(child, cgroup, false);
           },
           cleanup: async () => {
             network?.close();

@@ -73,6 +73,8 @@ export function spawnBwrap(l: BwrapLaunch): BwrapChild {
       rlimits: l.rlimits,
       credentials: l.credentials,
       extraFds: new Array<'pipe'>(next - 5).fill('pipe'),
+      // bwrap's pid 1 has no parent-death signal while it sets up: without a cgroup, only a kill of the group reaches it.
+      detached: true,
     },
     l.strayFds,
   );
