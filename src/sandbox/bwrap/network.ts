@@ -14,8 +14,11 @@
  *     tap0 (10.0.2.100/24, default route via 10.0.2.2), and relays from
  *     the host. --disable-host-loopback refuses 10.0.2.2 (else the host's
  *     127.0.0.1); --enable-sandbox and --enable-seccomp confine slirp4netns
- *     itself. It joins the sandbox's cgroup, so it dies with the sandbox,
- *     and exits when Relay's end of its exit fd closes (Relay died).
+ *     itself. It runs as Relay's own user (/dev/net/tun may be root-only),
+ *     which --enable-sandbox leaves with no capability but binding low
+ *     ports, in an empty mount namespace. It joins the sandbox's cgroup, so
+ *     it dies with the sandbox, and exits when Relay's end of its exit fd
+ *     closes (Relay died).
  *  3. Meanwhile nsenter (into U and N, where the host user is root) runs
  *     `ip` to make every address of the host unreachable: slirp4netns
  *     connects from the host, where those addresses are local. It runs in
