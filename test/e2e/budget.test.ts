@@ -6,9 +6,8 @@ import { startTestServer } from '../support/server.ts';
 test('a tenant over its monthly budget is refused with 429 BUDGET_EXCEEDED until the budget is raised', async () => {
   const srv = await startTestServer({}, { execution: true });
   try {
-    // One trivial call costs about 2e-7 units: the budget admits two calls.
     const created = await srv.call('POST', '/api/v1/tenants', {
-      body: { name: 'thrifty', limits: { monthlyBudget: 0.0000003 } },
+      body: { name: 'thrifty', limits: { monthlyBudget: 1 } },
     });
     assert.equal(created.status, 201);
     const { id, adminKey } = created.body as { id: string; adminKey: string };
@@ -23,6 +22,12 @@ test('a tenant over its monthly budget is refused with 429 BUDGET_EXCEEDED until
       srv.call('POST', `/api/v1/functions/${deployed.body.rufid}/execute`, { key: adminKey, body: { input: 1 } });
 
     assert.equal((await execute()).status, 200);
+    // A budget just above what was spent admits one more call (each costs at least the 2e-7 fee), then refuses.
+    const spent = (await srv.call('GET', '/api/v1/usage', { key: adminKey })).body.spend as number;
+    assert.ok(spent > 0);
+    const budget = spent + 1e-9;
+    const lowered = await srv.call('PATCH', `/api/v1/tenants/${id}`, { body: { limits: { monthlyBudget: budget } } });
+    assert.equal(lowered.status, 200);
     assert.equal((await execute()).status, 200);
     const refused = await execute();
     assert.equal(refused.status, 429);
@@ -31,8 +36,8 @@ test('a tenant over its monthly budget is refused with 429 BUDGET_EXCEEDED until
 
     const usage = await srv.call('GET', '/api/v1/usage', { key: adminKey });
     assert.equal(usage.status, 200);
-    assert.equal(usage.body.budget, 0.0000003);
-    assert.ok(usage.body.spend >= 0.0000003);
+    assert.equal(usage.body.budget, budget);
+    assert.ok(usage.body.spend >= budget);
     assert.equal(usage.body.remaining, 0);
 
     // Only the operator may raise it; then calls run again.
