@@ -90,7 +90,7 @@ async function inOneStatement(
     jobs.map((j) => j.runAfter),
     jobs.map((j) => j.traceparent),
     callOf,
-    jobs[0]?.enqueuedAt ?? Date.now(),
+    jobs.map((j) => j.enqueuedAt),
     demand.tenants,
     demand.adding,
     demand.limits,

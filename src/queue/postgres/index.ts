@@ -39,7 +39,15 @@ import { PgListener } from './listener.ts';
 import { claimJobs, shard } from './claim.ts';
 import { enqueueCalls } from './enqueue.ts';
 import { statements, type Statements } from './sql.ts';
-import { finishJobs, readCompletion, readDepth, requeueJobs, withTx, type Row } from './tx.ts';
+import {
+  finishJobs,
+  readCompletion,
+  readDepth,
+  reap,
+  requeueJobs,
+  withTx,
+  type Row,
+} from './tx.ts';
 
 export interface PostgresQueueOptions extends QueueOptions {
   /** Schema for the queue tables, created if missing; default `relay_queue`. */
@@ -323,35 +331,15 @@ export class PostgresQueue implements Queue {
   }
 
   async reapExpired(): Promise<ReapReport> {
-    const sql = this.#sql;
-    const report: ReapReport = { requeued: 0, dead: 0, purged: 0 };
-    const completions = await withTx(this.#pool, async (c) => {
-      const now = Date.now();
-      const rows = (await c.query(sql.expired, [now])).rows as Row[];
-      const cancelled = rows.filter((r) => r.cancel_requested === true).map((r) => r.id as string);
-      const rest = rows.filter((r) => r.cancel_requested !== true);
-      const retry = rest
-        .filter((r) => (r.attempt as number) < (r.max_attempts as number))
-        .map((r) => r.id as string);
-      const dead = rest
-        .filter((r) => (r.attempt as number) >= (r.max_attempts as number))
-        .map((r) => r.id as string);
-      report.requeued = retry.length;
-      report.dead = dead.length;
-      await requeueJobs(c, sql, retry, now, now, shard());
-      return [
-        ...(await finishJobs(c, sql, this.#channel, cancelled, { status: 'cancelled' }, now)),
-        ...(await finishJobs(c, sql, this.#channel, dead, { status: 'dead' }, now)),
-      ];
-    });
     const now = Date.now();
-    const promoted = await withTx(
+    const { report, completions, promoted } = await reap(
       this.#pool,
-      async (c) => (await c.query(sql.promoteDue(now))).rowCount ?? 0,
+      this.#sql,
+      this.#channel,
+      now,
+      now - this.#options.completionRetentionMs,
+      shard(),
     );
-    if (promoted > 0) await this.#pool.query(`SELECT nextval('"${this.#schema}".queue_job_seq')`);
-    const purged = await this.#pool.query(sql.purge, [now - this.#options.completionRetentionMs]);
-    report.purged = purged.rowCount ?? 0;
     for (const completion of completions) this.#signals.completed(completion);
     if (report.requeued + promoted > 0) this.#signals.workArrived();
     return report;

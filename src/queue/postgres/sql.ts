@@ -53,9 +53,9 @@ export function statements(s: string) {
   // an existing id.
   const enqueue = (redrive: boolean) => `WITH input AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::int[],
-          $7::text[], $8::bigint[], $9::text[], $10::int[])
+          $7::text[], $8::bigint[], $9::text[], $10::int[], $11::bigint[])
           WITH ORDINALITY AS i(id, tenant_id, grp, priority, state, max_attempts, payload, run_after,
-            traceparent, call, ord)),
+            traceparent, call, enqueued_at, ord)),
       counts AS (SELECT tenant_id, sum(queued) AS queued FROM ${s}.queue_counts
         WHERE tenant_id = ANY($12::text[]) GROUP BY tenant_id),
       demand AS (SELECT d.call, d.tenant_id, coalesce(c.queued, 0)
@@ -67,7 +67,7 @@ export function statements(s: string) {
         WHERE q.id = i.id AND q.state <> 'done' LIMIT 1) x),
       ins AS (INSERT INTO ${s}.queue_jobs AS j (id, tenant_id, grp, priority, state, attempt, max_attempts,
           payload, enqueued_at, run_after, traceparent)
-        SELECT id, tenant_id, grp, priority, state, 1, max_attempts, payload, $11, run_after, traceparent
+        SELECT id, tenant_id, grp, priority, state, 1, max_attempts, payload, enqueued_at, run_after, traceparent
         FROM input WHERE call NOT IN (SELECT call FROM refused) AND call NOT IN (SELECT call FROM busy)
         ORDER BY ord${
           redrive
@@ -135,7 +135,7 @@ export function statements(s: string) {
 
     /** Several enqueue calls in one statement; each call is admitted or refused whole.
      * $1 ids, $2 tenants, $3 groups, $4 priorities, $5 states, $6 max attempts, $7 payloads,
-     * $8 run-after, $9 traceparents, $10 call of each job, $11 now; demand rows per call and
+     * $8 run-after, $9 traceparents, $10 call of each job, $11 enqueued-at; demand rows per call and
      * tenant ('' = the whole queue): $12 tenants, $13 adding, $14 limits, $15 calls; $16 shard.
      * A call is refused when the counts plus the demand of the calls up to it exceed a limit,
      * and skipped when one of its ids is still unfinished. Returns one row per call. One
@@ -223,6 +223,7 @@ export function statements(s: string) {
     completion: `SELECT outcome, finished_at FROM ${s}.queue_jobs WHERE id = $1 AND state = 'done'`,
     depth: `SELECT tenant_id, state, count(*)::int AS n, min(run_after) AS oldest FROM ${s}.queue_jobs
       WHERE state <> 'done' GROUP BY tenant_id, state`,
+    bumpStamp: `SELECT nextval('${s}.queue_job_seq')`,
     workStamp: `SELECT (SELECT last_value FROM ${s}.queue_job_seq) AS stamp,
       EXISTS (SELECT 1 FROM ${s}.queue_jobs WHERE state = 'delayed' AND run_after <= $1) AS due`,
   };

@@ -4,7 +4,7 @@
  * jobs with a completion, put jobs back for another attempt) and reads.
  */
 import type { Pool, PoolClient } from 'pg';
-import type { Completion, JobResult, LeasedJob, QueueDepth } from '../port.ts';
+import type { Completion, JobResult, LeasedJob, QueueDepth, ReapReport } from '../port.ts';
 import type { Statements } from './sql.ts';
 
 export type Row = Record<string, unknown>;
@@ -103,4 +103,43 @@ export async function readDepth(pool: Pool, sql: Statements): Promise<QueueDepth
     depth.tenants.push({ tenantId, queued: t.queued, oldestReadyAgeMs });
   }
   return depth;
+}
+
+/**
+ * Expired leases back to ready (attempt + 1) or finished (dead, or cancelled
+ * when a cancel was asked for); then due retries promoted and completions
+ * older than `purgeBefore` deleted.
+ */
+export async function reap(
+  pool: Pool,
+  sql: Statements,
+  channel: string,
+  now: number,
+  purgeBefore: number,
+  shard: number,
+): Promise<{ report: ReapReport; completions: Completion[]; promoted: number }> {
+  const report: ReapReport = { requeued: 0, dead: 0, purged: 0 };
+  const completions = await withTx(pool, async (c) => {
+    const rows = (await c.query(sql.expired, [now])).rows as Row[];
+    const ids = (keep: (r: Row) => boolean) => rows.filter(keep).map((r) => r.id as string);
+    const cancelled = ids((r) => r.cancel_requested === true);
+    const retry = ids(
+      (r) => r.cancel_requested !== true && (r.attempt as number) < (r.max_attempts as number),
+    );
+    const dead = ids(
+      (r) => r.cancel_requested !== true && (r.attempt as number) >= (r.max_attempts as number),
+    );
+    report.requeued = retry.length;
+    report.dead = dead.length;
+    await requeueJobs(c, sql, retry, now, now, shard);
+    return [
+      ...(await finishJobs(c, sql, channel, cancelled, { status: 'cancelled' }, now)),
+      ...(await finishJobs(c, sql, channel, dead, { status: 'dead' }, now)),
+    ];
+  });
+  const promoted = (await pool.query(sql.promoteDue(now))).rowCount ?? 0;
+  // Promoted jobs are new work for idle workers polling the sequence.
+  if (promoted > 0) await pool.query(sql.bumpStamp);
+  report.purged = (await pool.query(sql.purge, [purgeBefore])).rowCount ?? 0;
+  return { report, completions, promoted };
 }

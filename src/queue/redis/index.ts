@@ -147,7 +147,13 @@ export class RedisQueue implements Queue {
       args.push(call.length);
       for (const j of call) {
         args.push(j.id, j.tenantId, j.group, j.priority, j.maxAttempts, j.payloadJson, j.runAfter);
-        args.push(j.traceparent ?? '', j.concurrency, j.maxQueued, j.ready ? '1' : '0');
+        args.push(
+          j.traceparent ?? '',
+          j.concurrency,
+          j.maxQueued,
+          j.ready ? '1' : '0',
+          j.enqueuedAt,
+        );
       }
     }
     const answers = (await this.#script('relayEnqueue', ...args)) as string[];

@@ -33,11 +33,11 @@ import { CANCEL, DEPTH, FAIL, HEARTBEAT, REAP } from './scripts-lifecycle.ts';
  * counts each call is checked against include the calls before it).
  * ARGV: now, max total, number of calls, then per call: its job count and
  * per job: id, tenant, group, priority, max attempts, payload, run-after,
- * traceparent, concurrency, max queued, ready. Returns per call 'ok',
+ * traceparent, concurrency, max queued, ready, enqueued-at. Returns per call 'ok',
  * 'full:<tenant or empty>' or 'conflict:<id>'.
  */
 const ENQUEUE = `
-local F = 11
+local F = 12
 local queued = base .. 'queued'
 local maxTotal = tonumber(ARGV[2])
 local function enqueueCall(o0, n)
@@ -60,7 +60,7 @@ local function enqueueCall(o0, n)
     local q = redis.call('INCR', base .. 'seq')
     local isReady = ARGV[o + 11] == '1'
     redis.call('HSET', base .. 'job:' .. id, 't', t, 'g', g, 'p', p, 'a', '1', 'm', ARGV[o + 5],
-      'd', ARGV[o + 6], 'e', ARGV[1], 'r', ARGV[o + 7], 'tp', ARGV[o + 8], 'q', q,
+      'd', ARGV[o + 6], 'e', ARGV[o + 12], 'r', ARGV[o + 7], 'tp', ARGV[o + 8], 'q', q,
       's', isReady and 'ready' or 'delayed', 'c', '0')
     groups[g] = { ARGV[o + 9], t }
     ids[i + 1] = id

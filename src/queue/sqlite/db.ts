@@ -7,6 +7,7 @@
  * it fails alone; others refuse (RelayError) before writing, so their
  * refusal fails alone too; any other failure rolls the whole batch back.
  */
+import { chmodSync, closeSync, openSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { RelayError } from '../../domain/index.ts';
 import { SCHEMA, SQL, type StatementName } from './schema.ts';
@@ -28,6 +29,11 @@ export class QueueDb {
   #scheduled = false;
 
   constructor(file: string, busyTimeoutMs: number) {
+    // Owner-only: SQLite gives the -wal and -shm files the database file's mode.
+    if (file !== ':memory:') {
+      closeSync(openSync(file, 'a', 0o600));
+      chmodSync(file, 0o600);
+    }
     this.raw = new DatabaseSync(file, { timeout: busyTimeoutMs });
     // WAL + NORMAL: commits do not fsync (checkpoints do); a power loss may
     // drop the last commits but never corrupts the file.

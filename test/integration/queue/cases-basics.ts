@@ -52,6 +52,19 @@ export function basicCases(make: MakeQueue): void {
     assert.deepEqual(await queue.claim('w1', 5, 10_000), []);
   });
 
+  test('jobs enqueued concurrently keep the enqueue time each call reported', async (t) => {
+    const { queue } = await freshQueue(t, make);
+    const pending = [];
+    for (let i = 0; i < 5; i++) {
+      pending.push(queue.enqueue(newJob('t1')));
+      await sleep(3);
+    }
+    const enqueued = new Map((await Promise.all(pending)).map((j) => [j.id, j.enqueuedAt]));
+    const claimed = await queue.claim('w1', 10, 10_000);
+    assert.equal(claimed.length, 5);
+    for (const j of claimed) assert.equal(j.enqueuedAt, enqueued.get(j.id));
+  });
+
   test('within a tenant the most urgent priority is claimed first (9 before 5 before 0)', async (t) => {
     const { queue } = await freshQueue(t, make);
     const low = newJob('t1', { priority: 0 });
