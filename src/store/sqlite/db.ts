@@ -6,6 +6,7 @@
  * other processes on the same file wait on busy_timeout instead of failing
  * mid-transaction.
  */
+import { chmodSync, closeSync, openSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { RelayError } from '../../domain/index.ts';
 import { nowIso, tenantNotFound } from '../shared.ts';
@@ -46,6 +47,11 @@ export class SqliteDb {
   private readonly statements = new Map<string, StatementSync>();
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
+    // Owner-only: SQLite gives the -wal and -shm files the database file's mode.
+    if (path !== ':memory:') {
+      closeSync(openSync(path, 'a', 0o600));
+      chmodSync(path, 0o600);
+    }
     this.raw = new DatabaseSync(path, {
       timeout: options.busyTimeoutMs ?? 5000,
       enableForeignKeyConstraints: true,
