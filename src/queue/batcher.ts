@@ -7,6 +7,8 @@
  * load and throughput grows with load.
  */
 
+import type { LeasedJob } from './port.ts';
+
 interface Pending<Req, Res> {
   req: Req;
   resolve: (res: Res) => void;
@@ -85,5 +87,46 @@ export class Coalescer<Req, Res> {
         this.#inFlight--;
         this.#kick();
       });
+  }
+}
+
+/**
+ * Claims one worker makes while its earlier claims are in flight, merged
+ * into one claim of their total size and shared out in call order: one
+ * pass over the fairness rotation instead of one per caller. Kept per
+ * worker and lease length, since a claim leases to exactly one of each.
+ */
+export class ClaimCoalescers {
+  readonly #claim: (workerId: string, n: number, leaseMs: number) => Promise<LeasedJob[]>;
+  readonly #maxInFlight: number;
+  readonly #byWorker = new Map<string, Coalescer<number, LeasedJob[]>>();
+
+  constructor(
+    claim: (workerId: string, n: number, leaseMs: number) => Promise<LeasedJob[]>,
+    maxInFlight: number,
+  ) {
+    this.#claim = claim;
+    this.#maxInFlight = maxInFlight;
+  }
+
+  /** Up to `n` jobs for `workerId`, from whichever merged claim this call joins. */
+  submit(workerId: string, n: number, leaseMs: number): Promise<LeasedJob[]> {
+    const key = `${leaseMs}\u0000${workerId}`;
+    let claimer = this.#byWorker.get(key);
+    if (claimer === undefined) {
+      claimer = new Coalescer<number, LeasedJob[]>(
+        async (sizes) => {
+          const jobs = await this.#claim(
+            workerId,
+            sizes.reduce((a, b) => a + b, 0),
+            leaseMs,
+          );
+          return sizes.map((size) => jobs.splice(0, size));
+        },
+        { maxBatch: 1000, maxInFlight: this.#maxInFlight, weight: (size) => size as number },
+      );
+      this.#byWorker.set(key, claimer);
+    }
+    return claimer.submit(n);
   }
 }

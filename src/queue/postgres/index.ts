@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Client, Pool } from 'pg';
 import { RelayError } from '../../domain/index.ts';
-import { Coalescer } from '../batcher.ts';
+import { ClaimCoalescers, Coalescer } from '../batcher.ts';
 import { QUEUE_CAPABILITIES } from '../capabilities.ts';
 import {
   checkLeaseArgs,
@@ -108,7 +108,11 @@ export class PostgresQueue implements Queue {
   readonly #channel: string;
   readonly #instance = randomBytes(6).toString('hex');
   readonly #listener: PgListener;
-  readonly #claimers = new Map<string, Coalescer<number, LeasedJob[]>>();
+  // Claims of one worker made while its claims are in flight become one claim.
+  readonly #claimers = new ClaimCoalescers(
+    (workerId, n, leaseMs) => this.#claim(workerId, n, leaseMs),
+    4,
+  );
   readonly #completer: Coalescer<CompleteRequest, boolean>;
   readonly #enqueuer: Coalescer<PreparedJob[], RelayError | null>;
   /** Group limits this instance has written, so an enqueue touches a group row only on change. */
@@ -182,24 +186,7 @@ export class PostgresQueue implements Queue {
   async claim(workerId: string, n: number, leaseMs: number): Promise<LeasedJob[]> {
     checkLeaseArgs(n, leaseMs);
     if (n === 0) return [];
-    // Calls of one worker made while its claims are in flight become one claim.
-    const key = `${leaseMs}\u0000${workerId}`;
-    let claimer = this.#claimers.get(key);
-    if (claimer === undefined) {
-      claimer = new Coalescer<number, LeasedJob[]>(
-        async (sizes) => {
-          const jobs = await this.#claim(
-            workerId,
-            sizes.reduce((a, b) => a + b, 0),
-            leaseMs,
-          );
-          return sizes.map((size) => jobs.splice(0, size));
-        },
-        { maxBatch: 1000, maxInFlight: 4, weight: (size) => size as number },
-      );
-      this.#claimers.set(key, claimer);
-    }
-    return claimer.submit(n);
+    return this.#claimers.submit(workerId, n, leaseMs);
   }
 
   async #claim(workerId: string, n: number, leaseMs: number): Promise<LeasedJob[]> {

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RelayError } from '../../domain/index.ts';
-import { Coalescer } from '../batcher.ts';
+import { ClaimCoalescers, Coalescer } from '../batcher.ts';
 import { QUEUE_CAPABILITIES } from '../capabilities.ts';
 import {
   checkLeaseArgs,
@@ -85,7 +85,11 @@ export class RedisQueue implements Queue {
   readonly #instance = randomBytes(6).toString('hex');
   readonly #subscriber: Subscriber;
   readonly #wake: WakeWaiter;
-  readonly #claimers = new Map<string, Coalescer<number, LeasedJob[]>>();
+  // Claims of one worker made while its claim is in flight become one claim.
+  readonly #claimers = new ClaimCoalescers(
+    (workerId, n, leaseMs) => this.#claim(workerId, n, leaseMs),
+    1,
+  );
   readonly #completer: Coalescer<CompleteRequest, boolean>;
   readonly #enqueuer: Coalescer<PreparedJob[], RelayError | null>;
 
@@ -169,24 +173,7 @@ export class RedisQueue implements Queue {
   async claim(workerId: string, n: number, leaseMs: number): Promise<LeasedJob[]> {
     checkLeaseArgs(n, leaseMs);
     if (n === 0) return [];
-    // Calls of one worker made while its claim is in flight become one claim.
-    const key = `${leaseMs}\u0000${workerId}`;
-    let claimer = this.#claimers.get(key);
-    if (claimer === undefined) {
-      claimer = new Coalescer<number, LeasedJob[]>(
-        async (sizes) => {
-          const jobs = await this.#claim(
-            workerId,
-            sizes.reduce((a, b) => a + b, 0),
-            leaseMs,
-          );
-          return sizes.map((size) => jobs.splice(0, size));
-        },
-        { maxBatch: 1000, maxInFlight: 1, weight: (size) => size as number },
-      );
-      this.#claimers.set(key, claimer);
-    }
-    return claimer.submit(n);
+    return this.#claimers.submit(workerId, n, leaseMs);
   }
 
   async #claim(workerId: string, n: number, leaseMs: number): Promise<LeasedJob[]> {

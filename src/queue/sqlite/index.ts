@@ -5,7 +5,7 @@
  * one claim, and waiters in this process hear completions and new work at
  * once; other processes on the same file poll.
  */
-import { Coalescer } from '../batcher.ts';
+import { ClaimCoalescers } from '../batcher.ts';
 import { QUEUE_CAPABILITIES } from '../capabilities.ts';
 import {
   attemptsLeft,
@@ -57,7 +57,12 @@ export class SqliteQueue implements Queue {
   readonly #db: QueueDb;
   readonly #options: ResolvedQueueOptions;
   readonly #signals = new LocalSignals();
-  readonly #claimers = new Map<string, Coalescer<number, LeasedJob[]>>();
+  // Claims of one worker made meanwhile become one claim: one pass over the
+  // rotation instead of one per caller, in the same fairness order.
+  readonly #claimers = new ClaimCoalescers(
+    (workerId, n, leaseMs) => this.#claim(workerId, n, leaseMs),
+    1,
+  );
   /** When this instance last looked for due retries; claims look at most once per poll interval. */
   #dueCheckedAt = 0;
 
@@ -83,29 +88,18 @@ export class SqliteQueue implements Queue {
   async claim(workerId: string, n: number, leaseMs: number): Promise<LeasedJob[]> {
     checkLeaseArgs(n, leaseMs);
     if (n === 0) return [];
-    // Claims of one worker made meanwhile become one claim: one pass over the
-    // rotation instead of one per caller, in the same fairness order.
-    const key = `${leaseMs}\u0000${workerId}`;
-    let claimer = this.#claimers.get(key);
-    if (claimer === undefined) {
-      claimer = new Coalescer<number, LeasedJob[]>(
-        async (sizes) => {
-          const total = sizes.reduce((a, b) => a + b, 0);
-          const jobs = await this.#db.tx(() => {
-            const now = Date.now();
-            if (now - this.#dueCheckedAt >= this.#options.pollIntervalMs) {
-              this.#dueCheckedAt = now;
-              promoteDue(this.#db.s, now);
-            }
-            return claimJobs(this.#db.s, workerId, total, now + leaseMs, now);
-          });
-          return sizes.map((size) => jobs.splice(0, size));
-        },
-        { maxBatch: 1000, maxInFlight: 1, weight: (size) => size as number },
-      );
-      this.#claimers.set(key, claimer);
-    }
-    return claimer.submit(n);
+    return this.#claimers.submit(workerId, n, leaseMs);
+  }
+
+  #claim(workerId: string, n: number, leaseMs: number): Promise<LeasedJob[]> {
+    return this.#db.tx(() => {
+      const now = Date.now();
+      if (now - this.#dueCheckedAt >= this.#options.pollIntervalMs) {
+        this.#dueCheckedAt = now;
+        promoteDue(this.#db.s, now);
+      }
+      return claimJobs(this.#db.s, workerId, n, now + leaseMs, now);
+    });
   }
 
   async heartbeat(workerId: string, jobIds: string[], leaseMs: number): Promise<HeartbeatReport> {
