@@ -21,6 +21,10 @@ for (const name of names) {
     console.error(`no benchmark named ${name}; available: ${available.join(', ')}`);
     process.exit(2);
   }
-  const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', path.join(here, name, 'run.ts')], { stdio: 'inherit' });
+  const r = spawnSync(
+    process.execPath,
+    ['--disable-warning=ExperimentalWarning', path.join(here, name, 'run.ts')],
+    { stdio: 'inherit' },
+  );
   if (r.status !== 0) process.exit(r.status ?? 1);
 }

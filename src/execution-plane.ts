@@ -80,7 +80,10 @@ export function queueNamespace(url: string): { url: string; schema?: string; key
 }
 
 /** Builds the execution plane for this process. */
-export async function createExecutionPlane(graph: Graph, options: PlaneOptions): Promise<ExecutionPlane> {
+export async function createExecutionPlane(
+  graph: Graph,
+  options: PlaneOptions,
+): Promise<ExecutionPlane> {
   const { config, logger, store, registry, secrets } = graph;
   const namespace = queueNamespace(queueUrl(graph));
   const schema = options.queueSchema ?? namespace.schema;
@@ -119,20 +122,36 @@ export async function createExecutionPlane(graph: Graph, options: PlaneOptions):
   });
   const builds = createBuildService({ store, cache, logger: depsLogger });
   const stopBuilding = registry.onDeployed((version) => {
-    builds.startBuild(version).catch((err: unknown) => depsLogger.error({ err, rufid: version.rufid, version: version.version }, 'could not start a build'));
+    builds
+      .startBuild(version)
+      .catch((err: unknown) =>
+        depsLogger.error(
+          { err, rufid: version.rufid, version: version.version },
+          'could not start a build',
+        ),
+      );
   });
   const preparer = new ExecutionPreparer({
     config,
     store,
     runtimes: createRuntimes({ pythonPath: config.sandbox.python }),
-    packages: { materialize: async (version, dir) => void (await registry.materialize(version, dir)) },
+    packages: {
+      materialize: async (version, dir) => void (await registry.materialize(version, dir)),
+    },
     secrets,
     dependencies: builds,
   });
   const budget = new BudgetGuard(store, {
     onError: (err) => logger.warn({ err }, 'could not record tenant spend'),
   });
-  const service = new ExecutionService({ config, queue, results, preparer, attempts: store, budget });
+  const service = new ExecutionService({
+    config,
+    queue,
+    results,
+    preparer,
+    attempts: store,
+    budget,
+  });
 
   let engine: ExecutionEngine | undefined;
   let worker: Worker | undefined;
@@ -159,8 +178,11 @@ export async function createExecutionPlane(graph: Graph, options: PlaneOptions):
       attempts: store,
     });
     worker.start();
-    sweeper = startRetentionSweeper(results, config.execution.resultRetentionHours, undefined, (err) =>
-      logger.warn({ err }, 'retention sweep failed'),
+    sweeper = startRetentionSweeper(
+      results,
+      config.execution.resultRetentionHours,
+      undefined,
+      (err) => logger.warn({ err }, 'retention sweep failed'),
     );
   }
 

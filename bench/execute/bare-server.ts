@@ -2,7 +2,10 @@
 import fastify from 'fastify';
 
 const app = fastify({ logger: false });
-app.post('/noop', async (request) => ({ ok: true, echo: (request.body as { input?: unknown } | undefined)?.input ?? null }));
+app.post('/noop', async (request) => ({
+  ok: true,
+  echo: (request.body as { input?: unknown } | undefined)?.input ?? null,
+}));
 app.get('/noop', async () => ({ ok: true }));
 await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) });
 process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));

@@ -51,17 +51,30 @@ interface Started {
 }
 
 /** Starts a Node script as a server process and waits for `readyPath` to answer 200. */
-async function startProcess(args: string[], env: Record<string, string>, port: number, readyPath: string): Promise<Started> {
+async function startProcess(
+  args: string[],
+  env: Record<string, string>,
+  port: number,
+  readyPath: string,
+): Promise<Started> {
   const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir(), ...env, PORT: String(port) },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: os.tmpdir(),
+      ...env,
+      PORT: String(port),
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   const client = new BenchClient(url);
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`);
-    const ok = await client.request('GET', readyPath).then((r) => r.status === 200, () => false);
+    const ok = await client.request('GET', readyPath).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) break;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -100,10 +113,17 @@ async function deployExample(client: BenchClient, example: string): Promise<stri
   for (const name of await readdir(dir)) {
     if (name === 'relay.json') continue;
     const bytes = await readFile(path.join(dir, name));
-    files[name] = name.endsWith('.wasm') ? { base64: bytes.toString('base64') } : bytes.toString('utf8');
+    files[name] = name.endsWith('.wasm')
+      ? { base64: bytes.toString('base64') }
+      : bytes.toString('utf8');
   }
-  const res = await client.request('POST', '/api/v1/functions', { name: `bench-${example}`, manifest, files });
-  if (res.status !== 201 && res.status !== 200) throw new Error(`deploy ${example}: ${res.status} ${JSON.stringify(res.body)}`);
+  const res = await client.request('POST', '/api/v1/functions', {
+    name: `bench-${example}`,
+    manifest,
+    files,
+  });
+  if (res.status !== 201 && res.status !== 200)
+    throw new Error(`deploy ${example}: ${res.status} ${JSON.stringify(res.body)}`);
   return (res.body as { rufid: string }).rufid;
 }
 
@@ -119,28 +139,47 @@ async function timeCalls(n: number, call: () => Promise<void>): Promise<Summary>
 
 async function execute(client: BenchClient, rufid: string, input: unknown): Promise<void> {
   const res = await client.request('POST', `/api/v1/functions/${rufid}/execute`, { input });
-  if (res.status !== 200) throw new Error(`execute ${rufid}: ${res.status} ${JSON.stringify(res.body)}`);
+  if (res.status !== 200)
+    throw new Error(`execute ${rufid}: ${res.status} ${JSON.stringify(res.body)}`);
 }
 
 function spawnFloor(argv: string[]): () => Promise<void> {
   return () =>
     new Promise((resolve, reject) => {
       const child = spawn(argv[0]!, argv.slice(1), { env: {}, stdio: 'ignore' });
-      child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${argv[0]} exited ${code}`))));
+      child.once('exit', (code) =>
+        code === 0 ? resolve() : reject(new Error(`${argv[0]} exited ${code}`)),
+      );
       child.once('error', reject);
     });
 }
 
 function isolatedFloor(runner: IsolatedRunner, argv: string[]): () => Promise<void> {
   // Only /usr is visible by default; an interpreter elsewhere (Relay's Node) is bound read-only.
-  const binds = argv[0]!.startsWith('/usr/') ? [] : [{ host: argv[0]!, sandbox: argv[0]!, writable: false }];
+  const binds = argv[0]!.startsWith('/usr/')
+    ? []
+    : [{ host: argv[0]!, sandbox: argv[0]!, writable: false }];
   return async () => {
-    const r = await runner.run({ argv, env: {}, binds, network: false, timeoutMs: 10_000, memoryMb: 256, cwd: '/tmp', pids: 64 });
+    const r = await runner.run({
+      argv,
+      env: {},
+      binds,
+      network: false,
+      timeoutMs: 10_000,
+      memoryMb: 256,
+      cwd: '/tmp',
+      pids: 64,
+    });
     if (r.code !== 0) throw new Error(`isolated ${argv.join(' ')}: ${r.code} ${r.stderr}`);
   };
 }
 
-async function throughput(client: BenchClient, rufid: string, seconds: number, inFlight: number): Promise<number> {
+async function throughput(
+  client: BenchClient,
+  rufid: string,
+  seconds: number,
+  inFlight: number,
+): Promise<number> {
   const until = performance.now() + seconds * 1000;
   let done = 0;
   await Promise.all(
@@ -156,14 +195,20 @@ async function throughput(client: BenchClient, rufid: string, seconds: number, i
 
 async function main(): Promise<void> {
   const nodeBin = process.execPath;
-  const report: Record<string, unknown> = { machine: { cpus: os.availableParallelism(), node: process.version }, at: new Date().toISOString() };
+  const report: Record<string, unknown> = {
+    machine: { cpus: os.availableParallelism(), node: process.version },
+    at: new Date().toISOString(),
+  };
 
   // Floors for cold starts; the runner probes bwrap and makes its cgroup parent once, as Relay does.
   const runner = await createIsolatedRunner({ mode: 'bwrap' });
   const floors = {
     python: await timeCalls(COLD_CALLS, spawnFloor([PYTHON, '-I', '-S', '-c', 'pass'])),
     node: await timeCalls(COLD_CALLS, spawnFloor([nodeBin, '-e', '0'])),
-    pythonIsolated: await timeCalls(COLD_CALLS, isolatedFloor(runner, [PYTHON, '-I', '-S', '-c', 'pass'])),
+    pythonIsolated: await timeCalls(
+      COLD_CALLS,
+      isolatedFloor(runner, [PYTHON, '-I', '-S', '-c', 'pass']),
+    ),
     nodeIsolated: await timeCalls(COLD_CALLS, isolatedFloor(runner, [nodeBin, '-e', '0'])),
   };
 
@@ -171,7 +216,10 @@ async function main(): Promise<void> {
   const bare = await startProcess(['bench/execute/bare-server.ts'], {}, await freePort(), '/noop');
   const bareClient = new BenchClient(bare.url);
   await timeCalls(200, async () => void (await bareClient.request('POST', '/noop', { input: {} })));
-  const bareWarm = await timeCalls(WARM_CALLS, async () => void (await bareClient.request('POST', '/noop', { input: { n: 1 } })));
+  const bareWarm = await timeCalls(
+    WARM_CALLS,
+    async () => void (await bareClient.request('POST', '/noop', { input: { n: 1 } })),
+  );
   bareClient.close();
   await bare.stop();
 
@@ -212,23 +260,45 @@ async function main(): Promise<void> {
       const isolated = rt.name === 'python3.11' ? floors.pythonIsolated : floors.nodeIsolated;
       const bareSpawn = rt.name === 'python3.11' ? floors.python : floors.node;
       const c = cold[rt.name]!;
-      return [rt.name, fmt(c.p50), fmt(c.p99), fmt(isolated.p50), `${(c.p50 / isolated.p50).toFixed(2)}x`, fmt(bareSpawn.p50)];
+      return [
+        rt.name,
+        fmt(c.p50),
+        fmt(c.p99),
+        fmt(isolated.p50),
+        `${(c.p50 / isolated.p50).toFixed(2)}x`,
+        fmt(bareSpawn.p50),
+      ];
     }),
   );
   printTable(
     `Warm invoke over HTTP, ms, n=${WARM_CALLS} sequential (keep-alive)`,
     ['what', 'p50', 'p99', 'mean', 'per second (32 in flight)'],
     [
-      ['bare Fastify route (floor)', fmt(bareWarm.p50, 3), fmt(bareWarm.p99, 3), fmt(bareWarm.mean, 3), '-'],
+      [
+        'bare Fastify route (floor)',
+        fmt(bareWarm.p50, 3),
+        fmt(bareWarm.p99, 3),
+        fmt(bareWarm.mean, 3),
+        '-',
+      ],
       ...RUNTIMES.map((rt) => {
         const w = warm[rt.name]!;
-        return [rt.name, fmt(w.p50, 3), fmt(w.p99, 3), fmt(w.mean, 3), perSecond[rt.name]!.toFixed(0)];
+        return [
+          rt.name,
+          fmt(w.p50, 3),
+          fmt(w.p99, 3),
+          fmt(w.mean, 3),
+          perSecond[rt.name]!.toFixed(0),
+        ];
       }),
     ],
   );
   Object.assign(report, { floors, bareWarm, warm, perSecond, cold });
   await mkdir(path.join(ROOT, 'bench/results'), { recursive: true });
-  await writeFile(path.join(ROOT, 'bench/results/execute.json'), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(
+    path.join(ROOT, 'bench/results/execute.json'),
+    `${JSON.stringify(report, null, 2)}\n`,
+  );
   console.log('\nwrote bench/results/execute.json');
 }
 

@@ -21,7 +21,9 @@ const schema = z.object({
   RELAY_BOOTSTRAP_API_KEY: z.string().min(16).optional(),
   RELAY_SECRETS_KEY: z.string().optional(),
   RELAY_SECRETS_PREVIOUS_KEYS: z.string().optional(),
-  RELAY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  RELAY_LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info'),
   EXECUTION_TIMEOUT_SECONDS: z.coerce.number().positive().default(30),
   EXECUTION_MEMORY_LIMIT_MB: positiveInt.default(256),
   EXECUTION_CPUS: z.coerce.number().positive().default(1),
@@ -37,7 +39,10 @@ const schema = z.object({
   RELAY_MAX_INPUT_BYTES: positiveInt.default(6 * 1024 * 1024),
   RELAY_MAX_FILE_BYTES: positiveInt.default(10 * 1024 * 1024),
   RELAY_MAX_PACKAGE_BYTES: positiveInt.default(50 * 1024 * 1024),
-  RELAY_RESULT_RETENTION_HOURS: z.coerce.number().positive().default(24 * 7),
+  RELAY_RESULT_RETENTION_HOURS: z.coerce
+    .number()
+    .positive()
+    .default(24 * 7),
   RELAY_QUEUE_MAX_PER_TENANT: positiveInt.default(10_000),
   RELAY_QUEUE_MAX_TOTAL: positiveInt.default(100_000),
   RELAY_LEASE_SECONDS: positiveInt.default(30),
@@ -105,7 +110,9 @@ export class ConfigError extends Error {
 }
 
 /** Parse the environment once; throws ConfigError naming each bad variable. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<RelayConfig> {
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+): Readonly<RelayConfig> {
   const present = Object.fromEntries(
     Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
   );
@@ -118,11 +125,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const dataDir = path.resolve(e.RELAY_DATA_DIR);
   const databaseUrl = e.RELAY_DATABASE_URL ?? `sqlite:${path.join(dataDir, 'relay.db')}`;
   if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) {
-    throw new ConfigError('invalid settings: RELAY_DATABASE_URL: expected sqlite:<path> or postgres://...');
+    throw new ConfigError(
+      'invalid settings: RELAY_DATABASE_URL: expected sqlite:<path> or postgres://...',
+    );
   }
   const queueUrl = e.RELAY_QUEUE_URL ?? databaseUrl;
   if (!/^(sqlite:|postgres(ql)?:\/\/|rediss?:\/\/)/.test(queueUrl)) {
-    throw new ConfigError('invalid settings: RELAY_QUEUE_URL: expected redis://..., postgres://... or sqlite:<path>');
+    throw new ConfigError(
+      'invalid settings: RELAY_QUEUE_URL: expected redis://..., postgres://... or sqlite:<path>',
+    );
   }
   return deepFreeze({
     port: e.PORT,
@@ -132,7 +143,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     queueUrl,
     bootstrapApiKey: e.RELAY_BOOTSTRAP_API_KEY,
     secretsKey: e.RELAY_SECRETS_KEY,
-    secretsPreviousKeys: (e.RELAY_SECRETS_PREVIOUS_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean),
+    secretsPreviousKeys: (e.RELAY_SECRETS_PREVIOUS_KEYS ?? '')
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean),
     logLevel: e.RELAY_LOG_LEVEL,
     execution: {
       timeoutSeconds: e.EXECUTION_TIMEOUT_SECONDS,

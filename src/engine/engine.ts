@@ -16,12 +16,7 @@ import { verdictFor } from './outcome.ts';
 import type { Verdict } from './outcome.ts';
 import type { ExecutionPreparer } from './prepare.ts';
 import { Slots } from './slots.ts';
-import type {
-  ExecutionJob,
-  ExecutionObserver,
-  LifecycleHook,
-  SandboxPool,
-} from './types.ts';
+import type { ExecutionJob, ExecutionObserver, LifecycleHook, SandboxPool } from './types.ts';
 
 export interface EngineDeps {
   config: Readonly<RelayConfig>;
@@ -182,7 +177,10 @@ export class ExecutionEngine {
     });
   }
 
-  #errorFor(err: unknown, signal: AbortSignal | undefined): { cancelled: boolean; error: ExecutionError } {
+  #errorFor(
+    err: unknown,
+    signal: AbortSignal | undefined,
+  ): { cancelled: boolean; error: ExecutionError } {
     if (signal?.aborted) {
       return { cancelled: true, error: { type: 'Cancelled', message: 'Execution was cancelled' } };
     }
@@ -203,7 +201,10 @@ async function runHook(hook: LifecycleHook, phase: string, call: () => unknown):
     await call();
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    throw new ExecutionFailure('HookFailed', `${phase}-execution hook ${hook.name} failed: ${message}`);
+    throw new ExecutionFailure(
+      'HookFailed',
+      `${phase}-execution hook ${hook.name} failed: ${message}`,
+    );
   }
 }
 

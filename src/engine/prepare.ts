@@ -77,7 +77,8 @@ export class ExecutionPreparer {
     const cached = this.#versions.get(key);
     if (cached) return cached;
     const found = await this.#deps.store.getVersion(rufid, version);
-    if (!found) throw new RelayError('VERSION_NOT_FOUND', `version ${version} of ${rufid} not found`);
+    if (!found)
+      throw new RelayError('VERSION_NOT_FOUND', `version ${version} of ${rufid} not found`);
     if (found.build.status === 'ready') this.#versions.set(key, found);
     return found;
   }
@@ -100,7 +101,10 @@ export class ExecutionPreparer {
     const { config, runtimes } = this.#deps;
     const runtime = runtimes[version.manifest.runtime];
     if (!runtime) {
-      throw new RelayError('INVALID_MANIFEST', `runtime ${version.manifest.runtime} is not available`);
+      throw new RelayError(
+        'INVALID_MANIFEST',
+        `runtime ${version.manifest.runtime} is not available`,
+      );
     }
     const limits = effectiveLimits(version, tenant, config, runtime);
     const taskDir = await this.#taskDir(version);

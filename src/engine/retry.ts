@@ -4,7 +4,12 @@
  * caller is waiting and decides for themselves. Also how an attempt whose
  * worker vanished is written down, since nobody saw it end.
  */
-import type { ExecutionAttempt, ExecutionError, ExecutionRecord, ExecutionStatus } from '../domain/index.ts';
+import type {
+  ExecutionAttempt,
+  ExecutionError,
+  ExecutionRecord,
+  ExecutionStatus,
+} from '../domain/index.ts';
 import { TERMINAL_STATUSES } from '../domain/index.ts';
 import { NON_RETRYABLE_ERROR_TYPES } from './outcome.ts';
 
@@ -13,14 +18,21 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({ baseDelayMs: 1000, maxDelayMs: 60_000 });
+export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
+  baseDelayMs: 1000,
+  maxDelayMs: 60_000,
+});
 
 export type AttemptDecision =
   | { action: 'finish'; status: ExecutionStatus }
   | { action: 'retry'; delayMs: number }
   | { action: 'dead' };
 
-const RETRYABLE_STATUSES: ReadonlySet<ExecutionStatus> = new Set(['failed', 'timed_out', 'memory_exceeded']);
+const RETRYABLE_STATUSES: ReadonlySet<ExecutionStatus> = new Set([
+  'failed',
+  'timed_out',
+  'memory_exceeded',
+]);
 
 /** Decides the fate of a finished attempt. */
 export function decideAfterAttempt(

@@ -94,18 +94,47 @@ export class ExecutionService {
     const record = await results.get(tenant.id, id);
     if (!record) throw new RelayError('EXECUTION_NOT_FOUND', `execution ${id} not found`);
     if (record.status !== 'dead' && record.status !== 'failed' && record.status !== 'timed_out') {
-      throw new RelayError('INVALID_STATE', `execution ${id} is ${record.status}; only dead, failed or timed out executions can be retried`);
+      throw new RelayError(
+        'INVALID_STATE',
+        `execution ${id} is ${record.status}; only dead, failed or timed out executions can be retried`,
+      );
     }
-    const previous = (await this.#deps.attempts?.listAttempts(id))?.at(-1)?.attempt ?? record.attempt;
-    await results.update(id, { status: 'queued', output: null, error: null, attempt: 0, finishedAt: null, startedAt: null });
-    await results.appendLogs(id, [{ stream: 'system', time: new Date().toISOString(), line: '[relay] re-driven: queued again with fresh attempts' }]);
+    const previous =
+      (await this.#deps.attempts?.listAttempts(id))?.at(-1)?.attempt ?? record.attempt;
+    await results.update(id, {
+      status: 'queued',
+      output: null,
+      error: null,
+      attempt: 0,
+      finishedAt: null,
+      startedAt: null,
+    });
+    await results.appendLogs(id, [
+      {
+        stream: 'system',
+        time: new Date().toISOString(),
+        line: '[relay] re-driven: queued again with fresh attempts',
+      },
+    ]);
     try {
       await queue.enqueue(this.#job(record, tenant, record.input, false, previous));
     } catch (err) {
-      await results.update(id, { status: record.status, error: record.error, finishedAt: record.finishedAt });
+      await results.update(id, {
+        status: record.status,
+        error: record.error,
+        finishedAt: record.finishedAt,
+      });
       throw err;
     }
-    return { ...record, status: 'queued', output: null, error: null, attempt: 0, finishedAt: null, startedAt: null };
+    return {
+      ...record,
+      status: 'queued',
+      output: null,
+      error: null,
+      attempt: 0,
+      finishedAt: null,
+      startedAt: null,
+    };
   }
 
   /** Cancels a queued or running execution; returns the record as it stands. */
@@ -139,7 +168,10 @@ export class ExecutionService {
     const inputBytes = Buffer.byteLength(JSON.stringify(request.input ?? null));
     const maxInput = this.#deps.config.execution.maxInputBytes;
     if (inputBytes > maxInput) {
-      throw new RelayError('PAYLOAD_TOO_LARGE', `input of ${inputBytes} bytes exceeds the limit of ${maxInput} bytes`);
+      throw new RelayError(
+        'PAYLOAD_TOO_LARGE',
+        `input of ${inputBytes} bytes exceeds the limit of ${maxInput} bytes`,
+      );
     }
     const priority = this.#priority(request);
     const version = await this.#deps.preparer.version(request.target.rufid, request.target.version);
@@ -189,19 +221,35 @@ export class ExecutionService {
    * Hands a recorded execution to the queue. A full queue leaves it
    * `rejected` (it was never queued) and the caller gets the 429.
    */
-  async #admit(record: ExecutionRecord, tenant: Tenant, isAsync: boolean, inputBytes?: number): Promise<void> {
+  async #admit(
+    record: ExecutionRecord,
+    tenant: Tenant,
+    isAsync: boolean,
+    inputBytes?: number,
+  ): Promise<void> {
     const { results } = this.#deps;
-    const inline = (inputBytes ?? Buffer.byteLength(JSON.stringify(record.input))) <= INLINE_INPUT_BYTES;
+    const inline =
+      (inputBytes ?? Buffer.byteLength(JSON.stringify(record.input))) <= INLINE_INPUT_BYTES;
     try {
-      await this.#deps.queue.enqueue(this.#job(record, tenant, inline ? record.input : undefined, !isAsync));
+      await this.#deps.queue.enqueue(
+        this.#job(record, tenant, inline ? record.input : undefined, !isAsync),
+      );
     } catch (err) {
       // Only a re-admission can meet its own job: a racing replay already queued it.
       if (err instanceof RelayError && err.code === 'CONFLICT') return;
       if (err instanceof RelayError && err.code === 'QUEUE_FULL') {
         const error = { type: 'QueueFull', message: err.message };
-        await results.update(record.id, { status: 'rejected', error, finishedAt: new Date().toISOString() });
+        await results.update(record.id, {
+          status: 'rejected',
+          error,
+          finishedAt: new Date().toISOString(),
+        });
       } else {
-        await results.update(record.id, { status: 'failed', error: { type: 'InternalError', message: 'could not enqueue the execution' }, finishedAt: new Date().toISOString() });
+        await results.update(record.id, {
+          status: 'failed',
+          error: { type: 'InternalError', message: 'could not enqueue the execution' },
+          finishedAt: new Date().toISOString(),
+        });
       }
       throw err;
     }
@@ -211,8 +259,17 @@ export class ExecutionService {
     if (earlier.status === 'rejected') {
       // A 429 tells the caller to come back later; coming back with the same
       // key must try again, not replay the refusal for a day.
-      const again: ExecutionRecord = { ...earlier, status: 'queued', error: null, finishedAt: null };
-      await this.#deps.results.update(earlier.id, { status: 'queued', error: null, finishedAt: null });
+      const again: ExecutionRecord = {
+        ...earlier,
+        status: 'queued',
+        error: null,
+        finishedAt: null,
+      };
+      await this.#deps.results.update(earlier.id, {
+        status: 'queued',
+        error: null,
+        finishedAt: null,
+      });
       await this.#admit(again, request.tenant, earlier.async);
       if (earlier.async) return { record: again, replayed: true, finished: false };
       return { ...(await this.#awaitSync(again, request.signal)), replayed: true };
@@ -224,19 +281,31 @@ export class ExecutionService {
     return { ...result, replayed: true };
   }
 
-  async #awaitSync(record: ExecutionRecord, signal: AbortSignal | undefined, cancelOnAbort = true): Promise<SubmitResult> {
+  async #awaitSync(
+    record: ExecutionRecord,
+    signal: AbortSignal | undefined,
+    cancelOnAbort = true,
+  ): Promise<SubmitResult> {
     const { queue, results, preparer } = this.#deps;
     const version = await preparer.version(record.rufid, record.version);
-    const timeoutSeconds = version.manifest.limits?.timeoutSeconds ?? this.#deps.config.execution.timeoutSeconds;
+    const timeoutSeconds =
+      version.manifest.limits?.timeoutSeconds ?? this.#deps.config.execution.timeoutSeconds;
     const onAbort = () => {
       if (cancelOnAbort) void queue.cancel(record.id).catch(() => {});
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const completion = await queue.waitForCompletion(record.id, timeoutSeconds * 1000 + SYNC_WAIT_MARGIN_MS);
+      const completion = await queue.waitForCompletion(
+        record.id,
+        timeoutSeconds * 1000 + SYNC_WAIT_MARGIN_MS,
+      );
       let latest = (await results.get(record.tenantId, record.id)) ?? record;
       if (completion !== null) latest = await this.#correct(latest, completion);
-      return { record: latest, replayed: false, finished: completion !== null && TERMINAL_STATUSES.has(latest.status) };
+      return {
+        record: latest,
+        replayed: false,
+        finished: completion !== null && TERMINAL_STATUSES.has(latest.status),
+      };
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
@@ -251,14 +320,24 @@ export class ExecutionService {
   async attempts(record: ExecutionRecord): Promise<ExecutionAttempt[]> {
     const attempts = (await this.#deps.attempts?.listAttempts(record.id)) ?? [];
     const last = attempts.at(-1);
-    const settledRecord = record.status !== 'running' && record.status !== 'queued' && record.startedAt !== null;
+    const settledRecord =
+      record.status !== 'running' && record.status !== 'queued' && record.startedAt !== null;
     // An attempt opened after the record's attempt started is a newer one (a retry being claimed).
-    if (!last || last.status !== 'running' || !settledRecord || Date.parse(last.startedAt) > Date.parse(record.startedAt!)) {
+    if (
+      !last ||
+      last.status !== 'running' ||
+      !settledRecord ||
+      Date.parse(last.startedAt) > Date.parse(record.startedAt!)
+    ) {
       return attempts;
     }
     const finishedAt = record.finishedAt;
-    const durationMs = finishedAt === null ? null : Math.max(0, Date.parse(finishedAt) - Date.parse(last.startedAt));
-    return [...attempts.slice(0, -1), { ...last, status: record.status, error: record.error, finishedAt, durationMs }];
+    const durationMs =
+      finishedAt === null ? null : Math.max(0, Date.parse(finishedAt) - Date.parse(last.startedAt));
+    return [
+      ...attempts.slice(0, -1),
+      { ...last, status: record.status, error: record.error, finishedAt, durationMs },
+    ];
   }
 
   /**
@@ -270,7 +349,9 @@ export class ExecutionService {
   async reconcile(record: ExecutionRecord): Promise<ExecutionRecord> {
     if (record.status !== 'running' || record.startedAt === null) return record;
     const version = await this.#deps.preparer.version(record.rufid, record.version);
-    const timeoutMs = (version.manifest.limits?.timeoutSeconds ?? this.#deps.config.execution.timeoutSeconds) * 1000;
+    const timeoutMs =
+      (version.manifest.limits?.timeoutSeconds ?? this.#deps.config.execution.timeoutSeconds) *
+      1000;
     const leaseMs = this.#deps.config.queue.leaseSeconds * 1000;
     if (Date.parse(record.startedAt) + timeoutMs + leaseMs > Date.now()) return record;
     const completion = await this.#deps.queue.waitForCompletion(record.id, COMPLETION_PROBE_MS);
@@ -282,7 +363,8 @@ export class ExecutionService {
     if (TERMINAL_STATUSES.has(record.status)) return record;
     if (completion.status !== 'dead' && completion.status !== 'cancelled') return record;
     // A completion from before a re-drive says nothing about the current drive.
-    if (record.startedAt !== null && completion.finishedAt < Date.parse(record.startedAt)) return record;
+    if (record.startedAt !== null && completion.finishedAt < Date.parse(record.startedAt))
+      return record;
     const { results, attempts } = this.#deps;
     let lost = null;
     for (const a of (await attempts?.listAttempts(record.id)) ?? []) {
@@ -293,16 +375,35 @@ export class ExecutionService {
     const who = lost?.workerId ? `worker ${lost.workerId}` : 'its worker';
     const error: ExecutionError =
       completion.status === 'cancelled'
-        ? { type: 'Cancelled', message: `Execution was cancelled; ${who} stopped before confirming it` }
-        : { type: WORKER_LOST, message: `${who} stopped renewing its lease during attempt ${record.attempt} (crashed or cut off) and no attempts are left` };
+        ? {
+            type: 'Cancelled',
+            message: `Execution was cancelled; ${who} stopped before confirming it`,
+          }
+        : {
+            type: WORKER_LOST,
+            message: `${who} stopped renewing its lease during attempt ${record.attempt} (crashed or cut off) and no attempts are left`,
+          };
     const finishedAt = new Date(completion.finishedAt).toISOString();
     await results.update(record.id, { status: completion.status, error, finishedAt });
-    await results.appendLogs(record.id, [{ stream: 'system', time: new Date().toISOString(), line: `[relay] ${error.message}` }]);
+    await results.appendLogs(record.id, [
+      { stream: 'system', time: new Date().toISOString(), line: `[relay] ${error.message}` },
+    ]);
     return { ...record, status: completion.status, error, finishedAt };
   }
 
-  #job(record: ExecutionRecord, tenant: Tenant, input: unknown, sync: boolean, attemptBase = 0): NewJob {
-    const payload: ExecutionPayload = { rufid: record.rufid, version: record.version, branch: record.branch, sync };
+  #job(
+    record: ExecutionRecord,
+    tenant: Tenant,
+    input: unknown,
+    sync: boolean,
+    attemptBase = 0,
+  ): NewJob {
+    const payload: ExecutionPayload = {
+      rufid: record.rufid,
+      version: record.version,
+      branch: record.branch,
+      sync,
+    };
     if (input !== undefined) payload.input = input;
     if (attemptBase > 0) payload.attemptBase = attemptBase;
     return {
@@ -323,7 +424,10 @@ export class ExecutionService {
       return request.async ? Math.min(DEFAULT_PRIORITY, cap) : cap;
     }
     if (request.priority > cap) {
-      throw new RelayError('LIMIT_EXCEEDS_CAP', `priority ${request.priority} exceeds this tenant's cap of ${cap}`);
+      throw new RelayError(
+        'LIMIT_EXCEEDS_CAP',
+        `priority ${request.priority} exceeds this tenant's cap of ${cap}`,
+      );
     }
     return request.priority;
   }

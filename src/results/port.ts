@@ -14,7 +14,11 @@ export interface ResultStorePort {
   get(tenantId: string | null, id: string): Promise<ExecutionRecord | null>;
   logs(id: string, afterSeq?: number): Promise<LogLine[]>;
   list(filter: ExecutionFilter): Promise<ExecutionRecord[]>;
-  findByIdempotencyKey(tenantId: string, key: string, since: string): Promise<ExecutionRecord | null>;
+  findByIdempotencyKey(
+    tenantId: string,
+    key: string,
+    since: string,
+  ): Promise<ExecutionRecord | null>;
   /** Deletes finished records older than `before`; returns how many. */
   sweep(before: string): Promise<number>;
   /** Called once per execution when it reaches a terminal status. */

@@ -6,7 +6,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ExecutionRecord } from '../domain/index.ts';
 
-const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const DURATION_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+];
 
 export interface GaugeSources {
   sandboxes?: () => { warm: number; busy: number };
@@ -81,15 +83,18 @@ export class MetricsCollector {
         },
       });
     }
-    if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'relay_' });
+    if (options.processMetrics)
+      collectDefaultMetrics({ register: this.registry, prefix: 'relay_' });
   }
 
   /** Records a finished execution (implements the engine's ExecutionObserver). */
   executionFinished(record: ExecutionRecord, runtime: string): void {
     const base = { tenant: record.tenantId, runtime, branch: record.branch };
     const labels = { ...base, outcome: record.status };
-    if (record.timings.runMs !== undefined) this.#duration.observe(labels, record.timings.runMs / 1000);
-    if (record.timings.queueMs !== undefined) this.#queueDelay.observe(base, record.timings.queueMs / 1000);
+    if (record.timings.runMs !== undefined)
+      this.#duration.observe(labels, record.timings.runMs / 1000);
+    if (record.timings.queueMs !== undefined)
+      this.#queueDelay.observe(base, record.timings.queueMs / 1000);
     if (record.cost > 0) this.#cost.inc(labels, record.cost);
     this.#executions.inc(labels);
   }

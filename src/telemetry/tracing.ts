@@ -23,13 +23,17 @@ export async function createTracing(
   if (!config.telemetry.traces) {
     return { tracer: trace.getTracer('relay'), shutdown: async () => {} };
   }
-  const [{ NodeTracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { resourceFromAttributes }, core] =
-    await Promise.all([
-      import('@opentelemetry/sdk-trace-node'),
-      import('@opentelemetry/exporter-trace-otlp-http'),
-      import('@opentelemetry/resources'),
-      import('@opentelemetry/core'),
-    ]);
+  const [
+    { NodeTracerProvider, BatchSpanProcessor },
+    { OTLPTraceExporter },
+    { resourceFromAttributes },
+    core,
+  ] = await Promise.all([
+    import('@opentelemetry/sdk-trace-node'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/core'),
+  ]);
   const endpoint = config.telemetry.otlpEndpoint;
   const exporter = new OTLPTraceExporter(
     endpoint ? { url: `${endpoint.replace(/\/$/, '')}/v1/traces` } : {},

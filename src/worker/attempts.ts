@@ -16,7 +16,11 @@ export class AttemptRecorder {
   readonly #workerId: string;
   readonly #warn: (obj: object, msg: string) => void;
 
-  constructor(log: AttemptLog | undefined, workerId: string, warn: (obj: object, msg: string) => void) {
+  constructor(
+    log: AttemptLog | undefined,
+    workerId: string,
+    warn: (obj: object, msg: string) => void,
+  ) {
     this.#log = log;
     this.#workerId = workerId;
     this.#warn = warn;
@@ -69,7 +73,10 @@ export class AttemptRecorder {
         durationMs: finishedAt.getTime() - Date.parse(opened.startedAt),
       });
     } catch (err) {
-      this.#warn({ err, execution: executionId, attempt: opened.attempt }, 'could not record the attempt');
+      this.#warn(
+        { err, execution: executionId, attempt: opened.attempt },
+        'could not record the attempt',
+      );
     }
   }
 }

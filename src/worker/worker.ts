@@ -69,7 +69,9 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.#opts = options;
     this.id = options.workerId ?? `w_${randomBytes(6).toString('hex')}`;
-    this.#attempts = new AttemptRecorder(options.attempts, this.id, (obj, msg) => options.logger.warn(obj, msg));
+    this.#attempts = new AttemptRecorder(options.attempts, this.id, (obj, msg) =>
+      options.logger.warn(obj, msg),
+    );
   }
 
   /** Jobs this worker is running right now. */
@@ -82,7 +84,9 @@ export class Worker {
     const { queue, leaseMs } = this.#opts;
     this.#unsubscribeCancel = queue.onCancel((jobId) => this.#abort(jobId, 'cancelled'));
     this.#timers.push(setInterval(() => void this.#heartbeat(), Math.max(50, leaseMs / 3)));
-    this.#timers.push(setInterval(() => void this.#reap(), this.#opts.reapIntervalMs ?? Math.max(100, leaseMs / 3)));
+    this.#timers.push(
+      setInterval(() => void this.#reap(), this.#opts.reapIntervalMs ?? Math.max(100, leaseMs / 3)),
+    );
     for (const t of this.#timers) t.unref();
     this.#loop = this.#claimLoop();
   }
@@ -97,7 +101,9 @@ export class Worker {
     this.#slotFreed.resolve();
     await this.#loop;
     const all = () => Promise.all([...this.#running.values()].map((r) => r.done));
-    const graceOver = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
+    const graceOver = new Promise<'timeout'>((r) =>
+      setTimeout(() => r('timeout'), graceMs).unref(),
+    );
     if ((await Promise.race([all(), graceOver])) === 'timeout') {
       for (const id of this.#running.keys()) this.#abort(id, 'shutdown');
       await all();
@@ -165,7 +171,9 @@ export class Worker {
     const entry: Running = { job, controller, leaseUntil: job.leaseUntil, done: Promise.resolve() };
     this.#running.set(job.id, entry);
     entry.done = this.#execute(entry)
-      .catch((err: unknown) => this.#opts.logger.error({ err, job: job.id }, 'worker failed to settle a job'))
+      .catch((err: unknown) =>
+        this.#opts.logger.error({ err, job: job.id }, 'worker failed to settle a job'),
+      )
       .finally(() => {
         this.#running.delete(job.id);
         this.#wake?.abort();
@@ -206,7 +214,13 @@ export class Worker {
         const ours = entry.abortReason === undefined || entry.abortReason === 'cancelled';
         if (ours && Date.now() < entry.leaseUntil) {
           // An attempt about to be retried is recorded as queued at once: pollers never see a non-final failure.
-          const next = decideAfterAttempt(ended, job.attempt, job.maxAttempts, !payload.sync, this.#opts.retryPolicy);
+          const next = decideAfterAttempt(
+            ended,
+            job.attempt,
+            job.maxAttempts,
+            !payload.sync,
+            this.#opts.retryPolicy,
+          );
           return next.action === 'retry' ? 'queued' : ended.status;
         }
         if (ours) entry.abortReason = 'lease-lost';
@@ -216,7 +230,11 @@ export class Worker {
     const record = verdict ? { ...stored, status: verdict.status, error: verdict.error } : stored;
     const attempt = await opened;
     // Shutdown kept the verdict from the engine; past the lease it is not ours to write either.
-    if (entry.abortReason === 'shutdown' && record.status !== 'cancelled' && Date.now() >= entry.leaseUntil) {
+    if (
+      entry.abortReason === 'shutdown' &&
+      record.status !== 'cancelled' &&
+      Date.now() >= entry.leaseUntil
+    ) {
       entry.abortReason = 'lease-lost';
     }
     if (entry.abortReason === 'lease-lost') {
@@ -250,13 +268,22 @@ export class Worker {
     record: Pick<ExecutionRecord, 'status' | 'error'>,
   ): Promise<void> {
     const { queue, results } = this.#opts;
-    const decision = decideAfterAttempt(record, job.attempt, job.maxAttempts, !payload.sync, this.#opts.retryPolicy);
+    const decision = decideAfterAttempt(
+      record,
+      job.attempt,
+      job.maxAttempts,
+      !payload.sync,
+      this.#opts.retryPolicy,
+    );
     if (decision.action === 'retry') {
       const retryAt = Date.now() + decision.delayMs;
       if (await queue.fail(this.id, job.id, { retryAt })) {
         // The last attempt's error stays visible while the next one waits.
         await results.update(job.id, { status: 'queued', finishedAt: null });
-        await this.#note(job.id, `[relay] attempt ${job.attempt} of ${job.maxAttempts} ended ${describe(record)}; retrying in ${(decision.delayMs / 1000).toFixed(1)}s`);
+        await this.#note(
+          job.id,
+          `[relay] attempt ${job.attempt} of ${job.maxAttempts} ended ${describe(record)}; retrying in ${(decision.delayMs / 1000).toFixed(1)}s`,
+        );
       }
       return;
     }
@@ -266,12 +293,18 @@ export class Worker {
         message: `all ${job.maxAttempts} attempts failed; last: ${record.error?.message ?? record.status}`,
       };
       // The note first: a log follower stops at the dead status.
-      await this.#note(job.id, `[relay] attempt ${job.attempt} of ${job.maxAttempts} ended ${describe(record)}; no attempts left`);
+      await this.#note(
+        job.id,
+        `[relay] attempt ${job.attempt} of ${job.maxAttempts} ended ${describe(record)}; no attempts left`,
+      );
       await results.update(job.id, { status: 'dead', error, finishedAt: new Date().toISOString() });
       await queue.complete(this.id, job.id, { status: 'dead' });
       return;
     }
-    const status = record.status === 'queued' || record.status === 'running' || record.status === 'rejected' ? 'failed' : record.status;
+    const status =
+      record.status === 'queued' || record.status === 'running' || record.status === 'rejected'
+        ? 'failed'
+        : record.status;
     await queue.complete(this.id, job.id, { status });
   }
 
@@ -280,7 +313,11 @@ export class Worker {
    * worker. Without an attempt left the queue would only bury it as dead, so
    * it is settled here as a failed attempt instead, and its caller told why.
    */
-  async #giveBack(job: LeasedJob, payload: ExecutionPayload, attempt: ExecutionAttempt | null): Promise<void> {
+  async #giveBack(
+    job: LeasedJob,
+    payload: ExecutionPayload,
+    attempt: ExecutionAttempt | null,
+  ): Promise<void> {
     const { queue, results } = this.#opts;
     const error: ExecutionError = {
       type: 'WorkerShutdown',
@@ -288,13 +325,26 @@ export class Worker {
     };
     await this.#attempts.close(job.id, attempt, 'failed', error);
     if (job.attempt >= job.maxAttempts) {
-      await results.update(job.id, { status: 'failed', output: null, error, finishedAt: new Date().toISOString() });
+      await results.update(job.id, {
+        status: 'failed',
+        output: null,
+        error,
+        finishedAt: new Date().toISOString(),
+      });
       await this.#settle(job, payload, { status: 'failed', error });
       return;
     }
     if (await queue.fail(this.id, job.id, { retryAt: Date.now() })) {
-      await results.update(job.id, { status: 'queued', output: null, error: null, finishedAt: null });
-      await this.#note(job.id, `[relay] worker ${this.id} stopped during attempt ${job.attempt}; handed back to the queue`);
+      await results.update(job.id, {
+        status: 'queued',
+        output: null,
+        error: null,
+        finishedAt: null,
+      });
+      await this.#note(
+        job.id,
+        `[relay] worker ${this.id} stopped during attempt ${job.attempt}; handed back to the queue`,
+      );
     }
   }
 
@@ -302,7 +352,11 @@ export class Worker {
     if (this.#running.size === 0) return;
     try {
       const sentAt = Date.now();
-      const report = await this.#opts.queue.heartbeat(this.id, [...this.#running.keys()], this.#opts.leaseMs);
+      const report = await this.#opts.queue.heartbeat(
+        this.id,
+        [...this.#running.keys()],
+        this.#opts.leaseMs,
+      );
       for (const id of report.extended) {
         const entry = this.#running.get(id);
         if (entry) entry.leaseUntil = Math.max(entry.leaseUntil, sentAt + this.#opts.leaseMs);
@@ -333,20 +387,28 @@ export class Worker {
   }
 
   async #note(id: string, line: string): Promise<void> {
-    await this.#opts.results.appendLogs(id, [{ stream: 'system', time: new Date().toISOString(), line }]);
+    await this.#opts.results.appendLogs(id, [
+      { stream: 'system', time: new Date().toISOString(), line },
+    ]);
   }
 }
 
 function describe(record: Pick<ExecutionRecord, 'status' | 'error'>): string {
-  return record.error ? `${record.status} (${record.error.type}: ${record.error.message})` : record.status;
+  return record.error
+    ? `${record.status} (${record.error.type}: ${record.error.message})`
+    : record.status;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }

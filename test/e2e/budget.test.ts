@@ -19,14 +19,19 @@ test('a tenant over its monthly budget is refused with 429 BUDGET_EXCEEDED until
     });
     assert.equal(deployed.status, 201);
     const execute = () =>
-      srv.call('POST', `/api/v1/functions/${deployed.body.rufid}/execute`, { key: adminKey, body: { input: 1 } });
+      srv.call('POST', `/api/v1/functions/${deployed.body.rufid}/execute`, {
+        key: adminKey,
+        body: { input: 1 },
+      });
 
     assert.equal((await execute()).status, 200);
     // A budget just above what was spent admits one more call (each costs at least the 2e-7 fee), then refuses.
     const spent = (await srv.call('GET', '/api/v1/usage', { key: adminKey })).body.spend as number;
     assert.ok(spent > 0);
     const budget = spent + 1e-9;
-    const lowered = await srv.call('PATCH', `/api/v1/tenants/${id}`, { body: { limits: { monthlyBudget: budget } } });
+    const lowered = await srv.call('PATCH', `/api/v1/tenants/${id}`, {
+      body: { limits: { monthlyBudget: budget } },
+    });
     assert.equal(lowered.status, 200);
     assert.equal((await execute()).status, 200);
     const refused = await execute();
@@ -41,9 +46,14 @@ test('a tenant over its monthly budget is refused with 429 BUDGET_EXCEEDED until
     assert.equal(usage.body.remaining, 0);
 
     // Only the operator may raise it; then calls run again.
-    const denied = await srv.call('PATCH', `/api/v1/tenants/${id}`, { key: adminKey, body: { limits: { monthlyBudget: null } } });
+    const denied = await srv.call('PATCH', `/api/v1/tenants/${id}`, {
+      key: adminKey,
+      body: { limits: { monthlyBudget: null } },
+    });
     assert.equal(denied.status, 403);
-    const raised = await srv.call('PATCH', `/api/v1/tenants/${id}`, { body: { limits: { monthlyBudget: null } } });
+    const raised = await srv.call('PATCH', `/api/v1/tenants/${id}`, {
+      body: { limits: { monthlyBudget: null } },
+    });
     assert.equal(raised.status, 200);
     assert.equal(raised.body.limits.monthlyBudget, null);
     assert.equal(raised.body.limits.maxPriority, created.body.limits.maxPriority);

@@ -19,7 +19,9 @@ const ExecutionParams = z.object({ id: z.string().min(1).max(100) });
 const AttemptView = z.object({
   attempt: z.number(),
   status: z.enum(EXECUTION_STATUSES),
-  error: z.object({ type: z.string(), message: z.string(), stack: z.string().optional() }).nullable(),
+  error: z
+    .object({ type: z.string(), message: z.string(), stack: z.string().optional() })
+    .nullable(),
   workerId: z.string().nullable(),
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
@@ -31,7 +33,9 @@ const ExecutionView = z
     id: z.string(),
     status: z.enum(EXECUTION_STATUSES),
     output: z.unknown(),
-    error: z.object({ type: z.string(), message: z.string(), stack: z.string().optional() }).nullable(),
+    error: z
+      .object({ type: z.string(), message: z.string(), stack: z.string().optional() })
+      .nullable(),
     rufid: z.string(),
     version: z.number(),
     branch: z.string(),
@@ -63,7 +67,12 @@ const ExecutionView = z
   .describe('An execution record');
 
 const Accepted = z.object({ id: z.string(), status: z.enum(EXECUTION_STATUSES) });
-const LogLineView = z.object({ seq: z.number(), stream: z.string(), time: z.string(), line: z.string() });
+const LogLineView = z.object({
+  seq: z.number(),
+  stream: z.string(),
+  time: z.string(),
+  line: z.string(),
+});
 
 const ExecuteBody = z
   .object({
@@ -158,7 +167,8 @@ export function executionRoutes(service: ExecutionService, results: ResultStoreP
       {
         schema: {
           tags: ['executions'],
-          summary: 'Run the function: sync by default (the record, 200/502/504); ?async=true or Prefer: respond-async answers 202',
+          summary:
+            'Run the function: sync by default (the record, 200/502/504); ?async=true or Prefer: respond-async answers 202',
           params: RufidParams,
           querystring: ExecuteQuery,
           body: ExecuteBody,
@@ -173,11 +183,16 @@ export function executionRoutes(service: ExecutionService, results: ResultStoreP
         },
       },
       async (request, reply) => {
-        const { principal, target } = await ctx.authorizeCall(request, request.params.rufid, ['invoke']);
+        const { principal, target } = await ctx.authorizeCall(request, request.params.rufid, [
+          'invoke',
+        ]);
         const prefer = singleHeader(request, 'prefer') ?? '';
         const isAsync = truthy(request.query.async) || /\brespond-async\b/i.test(prefer);
         const idempotencyKey = singleHeader(request, 'idempotency-key');
-        if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
+        if (
+          idempotencyKey !== undefined &&
+          (idempotencyKey.length === 0 || idempotencyKey.length > 255)
+        ) {
           throw new RelayError('VALIDATION_FAILED', 'headers.idempotency-key: 1 to 255 characters');
         }
         const traceparent = singleHeader(request, 'traceparent');
@@ -211,7 +226,10 @@ export function executionRoutes(service: ExecutionService, results: ResultStoreP
           summary: "List the tenant's executions, newest first, with cursor paging",
           querystring: ListQuery,
           response: {
-            200: z.object({ executions: z.array(ExecutionView), nextCursor: z.string().nullable() }),
+            200: z.object({
+              executions: z.array(ExecutionView),
+              nextCursor: z.string().nullable(),
+            }),
             ...errorResponses(400, 401, 403),
           },
         },
@@ -251,7 +269,8 @@ export function executionRoutes(service: ExecutionService, results: ResultStoreP
       async (request) => {
         const principal = await ctx.authorize(request, ['invoke', 'deploy']);
         const stored = await results.get(principal.tenant.id, request.params.id);
-        if (!stored) throw new RelayError('EXECUTION_NOT_FOUND', `execution ${request.params.id} not found`);
+        if (!stored)
+          throw new RelayError('EXECUTION_NOT_FOUND', `execution ${request.params.id} not found`);
         const record = await service.reconcile(stored);
         return { ...publicRecord(record), attempts: await service.attempts(record) };
       },
@@ -266,7 +285,11 @@ export function executionRoutes(service: ExecutionService, results: ResultStoreP
           params: ExecutionParams,
           querystring: LogsQuery,
           response: {
-            200: z.object({ id: z.string(), status: z.enum(EXECUTION_STATUSES), lines: z.array(LogLineView) }),
+            200: z.object({
+              id: z.string(),
+              status: z.enum(EXECUTION_STATUSES),
+              lines: z.array(LogLineView),
+            }),
             ...errorResponses(401, 403, 404),
           },
         },
@@ -280,7 +303,14 @@ export function executionRoutes(service: ExecutionService, results: ResultStoreP
           return { id, status: record.status, lines: await results.logs(id, request.query.after) };
         }
         reply.hijack();
-        await streamLogs(request, reply, results, principal.tenant.id, id, request.query.after ?? 0);
+        await streamLogs(
+          request,
+          reply,
+          results,
+          principal.tenant.id,
+          id,
+          request.query.after ?? 0,
+        );
         return reply;
       },
     );
@@ -292,7 +322,11 @@ export function executionRoutes(service: ExecutionService, results: ResultStoreP
           tags: ['executions'],
           summary: 'Cancel a queued or running execution (a running sandbox is killed)',
           params: ExecutionParams,
-          response: { 200: ExecutionView, 202: ExecutionView, ...errorResponses(401, 403, 404, 409) },
+          response: {
+            200: ExecutionView,
+            202: ExecutionView,
+            ...errorResponses(401, 403, 404, 409),
+          },
         },
       },
       async (request, reply) => {

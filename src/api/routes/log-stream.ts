@@ -47,7 +47,9 @@ export async function streamLogs(
       if (!record || isSettled(record)) {
         // Lines are flushed before the status is written, so none can follow a
         // settled one; a failed attempt about to be retried is not settled.
-        res.write(`event: end\ndata: ${JSON.stringify({ status: record?.status ?? 'unknown' })}\n\n`);
+        res.write(
+          `event: end\ndata: ${JSON.stringify({ status: record?.status ?? 'unknown' })}\n\n`,
+        );
         break;
       }
       if (Date.now() - lastWrite > KEEPALIVE_MS) {

@@ -70,7 +70,8 @@ export const tenantRoutes: RoutePlugin = (app, ctx) => {
     {
       schema: {
         tags: ['tenants'],
-        summary: "Change a tenant's limits and budget (operator); applies to new executions within seconds",
+        summary:
+          "Change a tenant's limits and budget (operator); applies to new executions within seconds",
         params: TenantParams,
         body: UpdateTenantBody,
         response: { 200: TenantSchema, ...errorResponses(400, 401, 403, 404) },
@@ -79,9 +80,14 @@ export const tenantRoutes: RoutePlugin = (app, ctx) => {
     async (request) => {
       await ctx.authorize(request, ['operator']);
       const current = await ctx.store.getTenant(request.params.id);
-      if (!current) throw new RelayError('TENANT_NOT_FOUND', `tenant ${request.params.id} not found`);
-      const updated = await ctx.store.updateTenantLimits(current.id, { ...current.limits, ...request.body.limits });
-      if (!updated) throw new RelayError('TENANT_NOT_FOUND', `tenant ${request.params.id} not found`);
+      if (!current)
+        throw new RelayError('TENANT_NOT_FOUND', `tenant ${request.params.id} not found`);
+      const updated = await ctx.store.updateTenantLimits(current.id, {
+        ...current.limits,
+        ...request.body.limits,
+      });
+      if (!updated)
+        throw new RelayError('TENANT_NOT_FOUND', `tenant ${request.params.id} not found`);
       return updated;
     },
   );

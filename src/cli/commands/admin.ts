@@ -42,11 +42,9 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
     .action(async (name: string, opts: { scopes: string; branches?: string }, cmd: Command) => {
       const scopes = list(opts.scopes) ?? [];
       if (scopes.length === 0) throw new UsageError('--scopes needs at least one scope');
-      const created = await ctx
-        .client(cmd)
-        .request<KeyInfo & { key: string }>('POST', '/keys', {
-          body: { name, scopes, branches: list(opts.branches) },
-        });
+      const created = await ctx.client(cmd).request<KeyInfo & { key: string }>('POST', '/keys', {
+        body: { name, scopes, branches: list(opts.branches) },
+      });
       ctx.emit(cmd, created, () =>
         [
           `Created key ${created.id} (${created.scopes.join(',')}). Keep it now, it is not shown again:`,

@@ -66,11 +66,16 @@ async function waitForBuild(
   const started = Date.now();
   let shown = '';
   for (;;) {
-    const v = await client.request<{ build: BuildInfo }>('GET', `/functions/${rufid}/versions/${version}`);
+    const v = await client.request<{ build: BuildInfo }>(
+      'GET',
+      `/functions/${rufid}/versions/${version}`,
+    );
     if (v.build.status !== 'pending') return v.build;
     const elapsed = Math.round((Date.now() - started) / 1000);
     if (elapsed > timeoutSeconds) {
-      throw new BuildFailedError(`dependencies of v${version} still installing after ${timeoutSeconds}s; check later with \`relay versions ${rufid}\``);
+      throw new BuildFailedError(
+        `dependencies of v${version} still installing after ${timeoutSeconds}s; check later with \`relay versions ${rufid}\``,
+      );
     }
     const line = v.build.log.split('\n').filter(Boolean).at(-1) ?? 'installing dependencies';
     if (line !== shown || elapsed % 10 === 0) {
@@ -96,7 +101,14 @@ export function registerFunctionCommands(program: Command, ctx: CliContext): voi
     .action(
       async (
         dir: string,
-        opts: { branch: string; message?: string; name?: string; rufid?: string; wait: boolean; waitTimeout: string },
+        opts: {
+          branch: string;
+          message?: string;
+          name?: string;
+          rufid?: string;
+          wait: boolean;
+          waitTimeout: string;
+        },
         cmd: Command,
       ) => {
         const client = ctx.client(cmd);
@@ -147,7 +159,9 @@ export function registerFunctionCommands(program: Command, ctx: CliContext): voi
           ].join('\n'),
         );
         if (build?.status === 'failed') {
-          throw new BuildFailedError(`dependencies of v${result.version} failed to install:\n${build.log}`);
+          throw new BuildFailedError(
+            `dependencies of v${result.version} failed to install:\n${build.log}`,
+          );
         }
       },
     );
@@ -283,18 +297,16 @@ export function registerFunctionCommands(program: Command, ctx: CliContext): voi
     .action(async (rufid: string, opts: { branch?: string; branchKey?: string }, cmd: Command) => {
       const branchKey =
         opts.branch && opts.branch !== 'main' ? (opts.branchKey ?? ctx.apiKey(cmd)) : undefined;
-      const r = await ctx
-        .client(cmd)
-        .request<{
-          rufid: string;
-          branch: string;
-          version: number;
-          runtime: string;
-          digest: string;
-        }>('POST', `/functions/${rufid}/resolve`, {
-          query: { branch: opts.branch },
-          headers: { 'x-relay-branch-key': branchKey },
-        });
+      const r = await ctx.client(cmd).request<{
+        rufid: string;
+        branch: string;
+        version: number;
+        runtime: string;
+        digest: string;
+      }>('POST', `/functions/${rufid}/resolve`, {
+        query: { branch: opts.branch },
+        headers: { 'x-relay-branch-key': branchKey },
+      });
       ctx.emit(
         cmd,
         r,

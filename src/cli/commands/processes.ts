@@ -35,24 +35,37 @@ export function registerProcessCommands(program: Command, env: CliEnv): void {
 
   program
     .command('serve')
-    .description('start Relay in one process: API, queue and worker (settings from the environment; see README)')
+    .description(
+      'start Relay in one process: API, queue and worker (settings from the environment; see README)',
+    )
     .action(serveWith(true));
 
   program
     .command('api')
-    .description('start the HTTP API only; executions run in `relay worker` processes sharing its database and queue')
+    .description(
+      'start the HTTP API only; executions run in `relay worker` processes sharing its database and queue',
+    )
     .action(serveWith(false));
 
   program
     .command('worker')
-    .description('start a worker: claims executions from the queue and runs them (no HTTP); SIGTERM drains it')
+    .description(
+      'start a worker: claims executions from the queue and runs them (no HTTP); SIGTERM drains it',
+    )
     .action(async () => {
       const config = loadConfig(env.env);
       const { buildGraph } = await import('../../main.ts');
       const { createExecutionPlane } = await import('../../execution-plane.ts');
       const graph = await buildGraph(config);
       const plane = await createExecutionPlane(graph, { worker: true });
-      graph.logger.info({ worker: plane.worker?.id, queue: plane.queue.backend, concurrency: config.execution.concurrency }, 'relay worker started');
+      graph.logger.info(
+        {
+          worker: plane.worker?.id,
+          queue: plane.queue.backend,
+          concurrency: config.execution.concurrency,
+        },
+        'relay worker started',
+      );
       const signal = await stopSignal(() => process.exit(130));
       graph.logger.info({ signal, graceSeconds: config.shutdownGraceSeconds }, 'worker draining');
       try {

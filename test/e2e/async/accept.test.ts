@@ -95,13 +95,16 @@ describe('async execution over HTTP', () => {
     assert.ok(Date.parse(first.finishedAt) <= Date.parse(done.startedAt));
   });
 
-  test('the caller\'s traceparent is kept with the execution; none means null', async () => {
+  test("the caller's traceparent is kept with the execution; none means null", async () => {
     const t = await newTenant(ts);
     const fn = await deployNode(ts, t.key, HANDLERS.echo);
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     const traced = await execute(ts, fn, { key: t.key, headers: { traceparent } });
     const plain = await execute(ts, fn, { key: t.key });
-    assert.equal((await waitForStatus(ts, t.key, traced.body.id, 'succeeded')).traceparent, traceparent);
+    assert.equal(
+      (await waitForStatus(ts, t.key, traced.body.id, 'succeeded')).traceparent,
+      traceparent,
+    );
     assert.equal((await waitForStatus(ts, t.key, plain.body.id, 'succeeded')).traceparent, null);
   });
 
@@ -111,7 +114,10 @@ describe('async execution over HTTP', () => {
     const fail = await deployNode(ts, t.key, HANDLERS.fail);
     const dev = await ts.call('POST', `/api/v1/functions/${echo}/versions?branch=dev`, {
       key: t.key,
-      body: { manifest: { runtime: 'node24', entrypoint: 'index.handler' }, files: { 'index.mjs': HANDLERS.echo } },
+      body: {
+        manifest: { runtime: 'node24', entrypoint: 'index.handler' },
+        files: { 'index.mjs': HANDLERS.echo },
+      },
     });
     assert.equal(dev.status, 201);
     const branchKey = await ts.call('POST', '/api/v1/keys', {
@@ -141,7 +147,10 @@ describe('async execution over HTTP', () => {
     const list = async (query: string) => {
       const res = await ts.call('GET', `/api/v1/executions?${query}`, { key: t.key });
       assert.equal(res.status, 200, res.text);
-      return res.body as { executions: { id: string; status: string }[]; nextCursor: string | null };
+      return res.body as {
+        executions: { id: string; status: string }[];
+        nextCursor: string | null;
+      };
     };
     const newestFirst = (xs: string[]) => [...xs].reverse();
     const all = await list('');
@@ -150,12 +159,18 @@ describe('async execution over HTTP', () => {
       newestFirst([...ids.echo!, ...ids.fail!, ...ids.dev!]),
     );
     assert.equal(all.nextCursor, null);
-    assert.deepEqual((await list('status=failed')).executions.map((e) => e.id), ids.fail);
+    assert.deepEqual(
+      (await list('status=failed')).executions.map((e) => e.id),
+      ids.fail,
+    );
     assert.deepEqual(
       (await list(`rufid=${echo}`)).executions.map((e) => e.id),
       newestFirst([...ids.echo!, ...ids.dev!]),
     );
-    assert.deepEqual((await list('branch=dev')).executions.map((e) => e.id), ids.dev);
+    assert.deepEqual(
+      (await list('branch=dev')).executions.map((e) => e.id),
+      ids.dev,
+    );
     assert.deepEqual(
       (await list(`rufid=${echo}&branch=main&status=succeeded`)).executions.map((e) => e.id),
       newestFirst(ids.echo!),
@@ -173,11 +188,20 @@ describe('async execution over HTTP', () => {
       cursor = page.nextCursor;
     } while (cursor !== null);
     assert.deepEqual(pages, [4, 2]);
-    assert.deepEqual(seen, all.executions.map((e) => e.id));
+    assert.deepEqual(
+      seen,
+      all.executions.map((e) => e.id),
+    );
 
     // Another tenant sees none of them, and cannot read one by id.
     const other = await newTenant(ts);
-    assert.deepEqual((await ts.call('GET', '/api/v1/executions', { key: other.key })).body.executions, []);
-    assert.equal((await ts.call('GET', `/api/v1/executions/${ids.echo![0]}`, { key: other.key })).status, 404);
+    assert.deepEqual(
+      (await ts.call('GET', '/api/v1/executions', { key: other.key })).body.executions,
+      [],
+    );
+    assert.equal(
+      (await ts.call('GET', `/api/v1/executions/${ids.echo![0]}`, { key: other.key })).status,
+      404,
+    );
   });
 });

@@ -94,7 +94,10 @@ describe('backpressure over HTTP', () => {
     assert.equal(refused.status, 429);
     const [rejectedId] = await idsWith(ts, t.key, 'rejected');
     // Still full: refused again, and still one record.
-    assert.equal((await execute(ts, fn, { key: t.key, input: { ms: 0, tag: 'k' }, headers })).status, 429);
+    assert.equal(
+      (await execute(ts, fn, { key: t.key, input: { ms: 0, tag: 'k' }, headers })).status,
+      429,
+    );
     assert.deepEqual(await idsWith(ts, t.key, 'rejected'), [rejectedId]);
 
     for (const id of [running, ...waiting]) await waitForStatus(ts, t.key, id, 'succeeded');

@@ -38,7 +38,9 @@ describe('cancel over HTTP', () => {
     const target = await execute(ts, fn, { key: t.key, input: { ms: 0, tag: 'target' } });
     assert.equal((await getExecution(ts, t.key, target.body.id)).status, 'queued');
 
-    const res = await ts.call('POST', `/api/v1/executions/${target.body.id}/cancel`, { key: t.key });
+    const res = await ts.call('POST', `/api/v1/executions/${target.body.id}/cancel`, {
+      key: t.key,
+    });
     assert.equal(res.status, 200);
     assert.equal(res.body.status, 'cancelled');
     assert.equal(res.body.error.type, 'Cancelled');
@@ -80,7 +82,9 @@ describe('cancel over HTTP', () => {
     assert.ok((await markedPids(mark)).length > 0, 'the sandbox runs on the host');
 
     const cancelledAt = Date.now();
-    const cancel = await ts.call('POST', `/api/v1/executions/${res.body.id}/cancel`, { key: t.key });
+    const cancel = await ts.call('POST', `/api/v1/executions/${res.body.id}/cancel`, {
+      key: t.key,
+    });
     assert.equal(cancel.status, 202);
     assert.equal(cancel.body.status, 'running');
     const done = await waitForStatus(ts, t.key, res.body.id, 'cancelled', 5000);
@@ -104,7 +108,11 @@ describe('cancel over HTTP', () => {
     assert.equal(again.status, 409);
     assert.equal(again.body.error.code, 'INVALID_STATE');
     assert.equal((await getExecution(ts, t.key, res.body.id)).status, 'succeeded');
-    const missing = await ts.call('POST', '/api/v1/executions/ex_00000000000000000000000000000000/cancel', { key: t.key });
+    const missing = await ts.call(
+      'POST',
+      '/api/v1/executions/ex_00000000000000000000000000000000/cancel',
+      { key: t.key },
+    );
     assert.equal(missing.status, 404);
   });
 });

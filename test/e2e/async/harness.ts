@@ -119,14 +119,22 @@ export async function waitForExecution(
     record = await getExecution(ts, key, id);
     if (done(record)) return record;
     if (Date.now() > deadline) {
-      throw new Error(`execution ${id} did not get there in ${timeoutMs} ms: ${JSON.stringify(record)}`);
+      throw new Error(
+        `execution ${id} did not get there in ${timeoutMs} ms: ${JSON.stringify(record)}`,
+      );
     }
     await sleep(25);
   }
 }
 
 /** Wait until the execution has the given status. */
-export function waitForStatus(ts: Caller, key: string, id: string, status: string, timeoutMs?: number) {
+export function waitForStatus(
+  ts: Caller,
+  key: string,
+  id: string,
+  status: string,
+  timeoutMs?: number,
+) {
   return waitForExecution(ts, key, id, (r) => r.status === status, timeoutMs);
 }
 
@@ -145,7 +153,8 @@ export async function markedPids(mark: string): Promise<number[]> {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const environ = await readFile(`/proc/${entry}/environ`);
-      if (Buffer.concat([Buffer.from([0]), environ, Buffer.from([0])]).includes(needle)) pids.push(Number(entry));
+      if (Buffer.concat([Buffer.from([0]), environ, Buffer.from([0])]).includes(needle))
+        pids.push(Number(entry));
     } catch {
       // gone meanwhile, or not ours to read
     }

@@ -7,7 +7,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestServer } from '../../support/server.ts';
-import { HANDLERS, deployNode, execute, newTenant, startPlaneServer, unique, waitForStatus } from './harness.ts';
+import {
+  HANDLERS,
+  deployNode,
+  execute,
+  newTenant,
+  startPlaneServer,
+  unique,
+  waitForStatus,
+} from './harness.ts';
 
 describe('Idempotency-Key', () => {
   let ts: TestServer;
@@ -45,9 +53,19 @@ describe('Idempotency-Key', () => {
     const t = await newTenant(ts);
     const fn = await deployNode(ts, t.key, HANDLERS.sleep);
     const headers = { 'idempotency-key': unique('pay') };
-    const first = await execute(ts, fn, { key: t.key, async: false, input: { ms: 10, tag: 'a' }, headers });
+    const first = await execute(ts, fn, {
+      key: t.key,
+      async: false,
+      input: { ms: 10, tag: 'a' },
+      headers,
+    });
     assert.equal(first.status, 200);
-    const second = await execute(ts, fn, { key: t.key, async: false, input: { ms: 10, tag: 'a' }, headers });
+    const second = await execute(ts, fn, {
+      key: t.key,
+      async: false,
+      input: { ms: 10, tag: 'a' },
+      headers,
+    });
     assert.equal(second.status, 200);
     assert.equal(second.body.id, first.body.id);
     assert.deepEqual(second.body.output, first.body.output);
@@ -60,7 +78,9 @@ describe('Idempotency-Key', () => {
     const fn = await deployNode(ts, t.key, HANDLERS.sleep);
     const headers = { 'idempotency-key': unique('race') };
     const calls = await Promise.all(
-      [0, 1, 2, 3].map(() => execute(ts, fn, { key: t.key, async: false, input: { ms: 300 }, headers })),
+      [0, 1, 2, 3].map(() =>
+        execute(ts, fn, { key: t.key, async: false, input: { ms: 300 }, headers }),
+      ),
     );
     for (const c of calls) {
       assert.equal(c.status, 200);
@@ -77,9 +97,21 @@ describe('Idempotency-Key', () => {
     const fnA = await deployNode(ts, a.key, HANDLERS.echo);
     const fnB = await deployNode(ts, b.key, HANDLERS.echo);
     const key = unique('shared');
-    const one = await execute(ts, fnA, { key: a.key, async: false, headers: { 'idempotency-key': key } });
-    const two = await execute(ts, fnA, { key: a.key, async: false, headers: { 'idempotency-key': `${key}-2` } });
-    const three = await execute(ts, fnB, { key: b.key, async: false, headers: { 'idempotency-key': key } });
+    const one = await execute(ts, fnA, {
+      key: a.key,
+      async: false,
+      headers: { 'idempotency-key': key },
+    });
+    const two = await execute(ts, fnA, {
+      key: a.key,
+      async: false,
+      headers: { 'idempotency-key': `${key}-2` },
+    });
+    const three = await execute(ts, fnB, {
+      key: b.key,
+      async: false,
+      headers: { 'idempotency-key': key },
+    });
     assert.equal(new Set([one.body.id, two.body.id, three.body.id]).size, 3);
     assert.equal(three.headers.get('idempotent-replayed'), null);
     assert.equal((await executionIds(a.key)).length, 2);

@@ -59,7 +59,12 @@ describe('retries over HTTP', () => {
     assert.equal(done.error, null);
     assert.equal(done.usage.coldStart, false);
     assert.deepEqual(
-      done.attempts.map((a: any) => [a.attempt, a.status, a.error?.type ?? null, a.error?.message ?? null]),
+      done.attempts.map((a: any) => [
+        a.attempt,
+        a.status,
+        a.error?.type ?? null,
+        a.error?.message ?? null,
+      ]),
       [
         [1, 'failed', 'Error', 'flaky call 1'],
         [2, 'failed', 'Error', 'flaky call 2'],
@@ -75,8 +80,14 @@ describe('retries over HTTP', () => {
     assert.ok(done.attempts[2].startedAt >= done.attempts[1].finishedAt);
     const lines = await systemLines(t.key, res.body.id);
     assert.equal(lines.length, 2, lines.join('\n'));
-    assert.match(lines[0]!, /^\[relay\] attempt 1 of 3 ended failed \(Error: flaky call 1\); retrying in \d+\.\ds$/);
-    assert.match(lines[1]!, /^\[relay\] attempt 2 of 3 ended failed \(Error: flaky call 2\); retrying in \d+\.\ds$/);
+    assert.match(
+      lines[0]!,
+      /^\[relay\] attempt 1 of 3 ended failed \(Error: flaky call 1\); retrying in \d+\.\ds$/,
+    );
+    assert.match(
+      lines[1]!,
+      /^\[relay\] attempt 2 of 3 ended failed \(Error: flaky call 2\); retrying in \d+\.\ds$/,
+    );
   });
 
   test('an execution that always fails is dead after maxAttempts, and POST /retry re-drives it', async () => {
@@ -89,8 +100,14 @@ describe('retries over HTTP', () => {
     assert.equal(dead.error.type, 'Error');
     assert.equal(dead.error.message, 'all 3 attempts failed; last: flaky call 3');
     assert.ok(dead.finishedAt);
-    assert.deepEqual(dead.attempts.map((a: any) => a.status), ['failed', 'failed', 'failed']);
-    assert.match((await systemLines(t.key, res.body.id)).at(-1)!, /attempt 3 of 3 ended failed .*; no attempts left$/);
+    assert.deepEqual(
+      dead.attempts.map((a: any) => a.status),
+      ['failed', 'failed', 'failed'],
+    );
+    assert.match(
+      (await systemLines(t.key, res.body.id)).at(-1)!,
+      /attempt 3 of 3 ended failed .*; no attempts left$/,
+    );
     // Dead stays dead: nothing retries it behind the caller's back.
     await sleep(300);
     assert.equal((await getExecution(ts, t.key, res.body.id)).status, 'dead');
@@ -106,9 +123,19 @@ describe('retries over HTTP', () => {
     // Attempt numbers go on across the re-drive, so none is overwritten.
     assert.deepEqual(
       revived.attempts.map((a: any) => [a.attempt, a.status]),
-      [[1, 'failed'], [2, 'failed'], [3, 'failed'], [4, 'failed'], [5, 'succeeded']],
+      [
+        [1, 'failed'],
+        [2, 'failed'],
+        [3, 'failed'],
+        [4, 'failed'],
+        [5, 'succeeded'],
+      ],
     );
-    assert.ok((await systemLines(t.key, res.body.id)).includes('[relay] re-driven: queued again with fresh attempts'));
+    assert.ok(
+      (await systemLines(t.key, res.body.id)).includes(
+        '[relay] re-driven: queued again with fresh attempts',
+      ),
+    );
 
     const again = await ts.call('POST', `/api/v1/executions/${res.body.id}/retry`, { key: t.key });
     assert.equal(again.status, 409);
@@ -155,7 +182,9 @@ describe('retries over HTTP', () => {
       }));
     const end = events.at(-1)!;
     assert.deepEqual(end, { event: 'end', data: { status: 'succeeded' } });
-    const system = events.filter((e) => e.event === 'log' && e.data.stream === 'system').map((e) => e.data.line);
+    const system = events
+      .filter((e) => e.event === 'log' && e.data.stream === 'system')
+      .map((e) => e.data.line);
     assert.equal(system.length, 2);
     assert.match(system[1], /^\[relay\] attempt 2 of 3 ended failed/);
   });
@@ -166,7 +195,11 @@ describe('retries over HTTP', () => {
       `export async function handler() { return 'x'.repeat(${MAX_RESULT_BYTES * 2}); }`,
       'ResultTooLarge',
     ],
-    ['ResultNotSerializable', `export async function handler() { return { n: 10n }; }`, 'ResultNotSerializable'],
+    [
+      'ResultNotSerializable',
+      `export async function handler() { return { n: 10n }; }`,
+      'ResultNotSerializable',
+    ],
   ] as const) {
     test(`${name} is not retried: the execution fails at its first attempt`, async () => {
       const t = await newTenant(ts);
@@ -179,7 +212,10 @@ describe('retries over HTTP', () => {
       await sleep(500);
       const later = await getExecution(ts, t.key, res.body.id);
       assert.equal(later.status, 'failed');
-      assert.deepEqual(later.attempts.map((a: any) => [a.status, a.error.type]), [['failed', type]]);
+      assert.deepEqual(
+        later.attempts.map((a: any) => [a.status, a.error.type]),
+        [['failed', type]],
+      );
       assert.deepEqual(await systemLines(t.key, res.body.id), []);
     });
   }

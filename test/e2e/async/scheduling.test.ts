@@ -8,7 +8,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestServer } from '../../support/server.ts';
-import { HANDLERS, deployNode, execute, newTenant, startPlaneServer, waitForStatus } from './harness.ts';
+import {
+  HANDLERS,
+  deployNode,
+  execute,
+  newTenant,
+  startPlaneServer,
+  waitForStatus,
+} from './harness.ts';
 
 describe('scheduling over HTTP', () => {
   let ts: TestServer;
@@ -26,14 +33,21 @@ describe('scheduling over HTTP', () => {
     const head = await execute(ts, fn, { key: t.key, input: { ms: 500, tag: 'head' } });
     await waitForStatus(ts, t.key, head.body.id, 'running');
     const queued: { tag: string; id: string }[] = [];
-    for (const [tag, priority] of [['low-1', 1], ['low-2', 1], ['low-3', 1], ['urgent', 9]] as const) {
+    for (const [tag, priority] of [
+      ['low-1', 1],
+      ['low-2', 1],
+      ['low-3', 1],
+      ['urgent', 9],
+    ] as const) {
       const res = await execute(ts, fn, { key: t.key, priority, input: { ms: 20, tag } });
       assert.equal(res.status, 202);
       queued.push({ tag, id: res.body.id });
     }
     const done = await Promise.all(queued.map((q) => waitForStatus(ts, t.key, q.id, 'succeeded')));
     const order = done
-      .sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt) || a.output.at - b.output.at)
+      .sort(
+        (a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt) || a.output.at - b.output.at,
+      )
       .map((r) => r.output.tag);
     assert.deepEqual(order, ['urgent', 'low-1', 'low-2', 'low-3']);
     assert.deepEqual(done.map((r) => r.priority).sort(), [1, 1, 1, 9]);
@@ -53,17 +67,25 @@ describe('scheduling over HTTP', () => {
     const fnA = await deployNode(ts, a.key, HANDLERS.sleep);
     const fnB = await deployNode(ts, b.key, HANDLERS.sleep);
     // Warm both versions so cold starts do not blur the order.
-    for (const [fn, key] of [[fnA, a.key], [fnA, a.key], [fnB, b.key]] as const) {
+    for (const [fn, key] of [
+      [fnA, a.key],
+      [fnA, a.key],
+      [fnB, b.key],
+    ] as const) {
       assert.equal((await execute(ts, fn, { key, async: false, input: { ms: 0 } })).status, 200);
     }
     const backlog = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => execute(ts, fnA, { key: a.key, input: { ms: 100, tag: `a${i}` } })),
+      Array.from({ length: 50 }, (_, i) =>
+        execute(ts, fnA, { key: a.key, input: { ms: 100, tag: `a${i}` } }),
+      ),
     );
     const bQueuedAt = Date.now();
     const mine = await execute(ts, fnB, { key: b.key, input: { ms: 100, tag: 'b' } });
     assert.equal(mine.status, 202);
     const bDone = await waitForStatus(ts, b.key, mine.body.id, 'succeeded');
-    const aDone = await Promise.all(backlog.map((r) => waitForStatus(ts, a.key, r.body.id, 'succeeded')));
+    const aDone = await Promise.all(
+      backlog.map((r) => waitForStatus(ts, a.key, r.body.id, 'succeeded')),
+    );
 
     const bStart = Date.parse(bDone.startedAt);
     const bEnd = Date.parse(bDone.finishedAt);
@@ -78,6 +100,9 @@ describe('scheduling over HTTP', () => {
     assert.ok(aStartedMeanwhile <= 2, `${aStartedMeanwhile} of A's jobs started while B waited`);
     // ...so B finished before the rest of that backlog (FIFO would put it last).
     const finishedAfterB = aDone.filter((r) => Date.parse(r.finishedAt) > bEnd).length;
-    assert.ok(finishedAfterB >= waitingAtB - 4, `${finishedAfterB} of ${waitingAtB} waiting A jobs finished after B`);
+    assert.ok(
+      finishedAfterB >= waitingAtB - 4,
+      `${finishedAfterB} of ${waitingAtB} waiting A jobs finished after B`,
+    );
   });
 });

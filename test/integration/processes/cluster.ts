@@ -60,7 +60,9 @@ async function startProcess(
   ready: (line: Record<string, unknown>) => string | undefined,
 ): Promise<RelayProcess> {
   const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(RELAY_|EXECUTION_|SANDBOX_|PORT$|HOST$)/.test(k)),
+    Object.entries(process.env).filter(
+      ([k]) => !/^(RELAY_|EXECUTION_|SANDBOX_|PORT$|HOST$)/.test(k),
+    ),
   );
   const child = spawn(NODE, ['--disable-warning=ExperimentalWarning', 'bin/relay.ts', role], {
     cwd: REPO,
@@ -97,13 +99,19 @@ async function startProcess(
     void exited.then(({ code, signal }) =>
       reject(new Error(`relay ${role} exited (${code ?? signal}) before it was ready:\n${stderr}`)),
     );
-    setTimeout(() => reject(new Error(`relay ${role} not ready in 30 s:\n${stderr}`)), 30_000).unref();
+    setTimeout(
+      () => reject(new Error(`relay ${role} not ready in 30 s:\n${stderr}`)),
+      30_000,
+    ).unref();
   });
   return { role, child, name, exited, logs, kill: (signal) => void child.kill(signal) };
 }
 
 /** Start an API and `workers` workers sharing a fresh schema and queue namespace. */
-export async function startCluster(workers: number, options: ClusterOptions = {}): Promise<Cluster> {
+export async function startCluster(
+  workers: number,
+  options: ClusterOptions = {},
+): Promise<Cluster> {
   const pg: PgSchema = await freshPgSchema('relay_proc');
   const prefix = `proc-${randomBytes(6).toString('hex')}`;
   const key = `rk_test_${randomBytes(16).toString('hex')}`;
@@ -111,7 +119,9 @@ export async function startCluster(workers: number, options: ClusterOptions = {}
   const shared: Record<string, string> = {
     RELAY_DATABASE_URL: databaseUrl,
     // Unset, the queue shares the database URL (and so its schema).
-    ...(options.queue === 'postgres' ? {} : { RELAY_QUEUE_URL: `${REDIS_URL}?keyPrefix=${prefix}` }),
+    ...(options.queue === 'postgres'
+      ? {}
+      : { RELAY_QUEUE_URL: `${REDIS_URL}?keyPrefix=${prefix}` }),
     RELAY_BOOTSTRAP_API_KEY: key,
     RELAY_SECRETS_KEY: randomBytes(32).toString('hex'),
     RELAY_LOG_LEVEL: 'info',
@@ -125,7 +135,8 @@ export async function startCluster(workers: number, options: ClusterOptions = {}
     return dir.path;
   };
   const close = async () => {
-    for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.kill('SIGKILL');
+    for (const p of procs)
+      if (p.child.exitCode === null && p.child.signalCode === null) p.kill('SIGKILL');
     await Promise.all(procs.map((p) => p.exited));
     await pg.drop();
     if (options.queue !== 'postgres') {
@@ -140,13 +151,17 @@ export async function startCluster(workers: number, options: ClusterOptions = {}
     await Promise.all(dirs.map((d) => d.cleanup()));
   };
   try {
-    const api = await startProcess('api', { ...shared, PORT: '0', RELAY_DATA_DIR: await dataDir() }, (l) =>
-      l.msg === 'relay listening' ? String(l.url) : undefined,
+    const api = await startProcess(
+      'api',
+      { ...shared, PORT: '0', RELAY_DATA_DIR: await dataDir() },
+      (l) => (l.msg === 'relay listening' ? String(l.url) : undefined),
     );
     procs.push(api);
     const addWorker = async (env: Record<string, string> = {}) => {
-      const worker = await startProcess('worker', { ...shared, RELAY_DATA_DIR: await dataDir(), ...env }, (l) =>
-        l.msg === 'relay worker started' ? String(l.worker) : undefined,
+      const worker = await startProcess(
+        'worker',
+        { ...shared, RELAY_DATA_DIR: await dataDir(), ...env },
+        (l) => (l.msg === 'relay worker started' ? String(l.worker) : undefined),
       );
       procs.push(worker);
       cluster.workers.push(worker);

@@ -40,7 +40,13 @@ describe('a worker killed mid-execution', () => {
 
   /** The worker holding the execution's first attempt, once the handler has started (logged). */
   async function holder(c: Cluster, key: string, id: string) {
-    const record = await waitForExecution(c, key, id, (r) => r.attempts?.[0]?.status === 'running', 20_000);
+    const record = await waitForExecution(
+      c,
+      key,
+      id,
+      (r) => r.attempts?.[0]?.status === 'running',
+      20_000,
+    );
     const deadline = Date.now() + 20_000;
     while (!(await logLines(c, key, id)).some((l) => l.line === 'started')) {
       assert.ok(Date.now() < deadline, 'the handler never started');
@@ -50,7 +56,9 @@ describe('a worker killed mid-execution', () => {
   }
 
   test('its job runs again on the other worker after the lease expires', async () => {
-    const c = (cluster = await startCluster(2, { env: { RELAY_LEASE_SECONDS: String(LEASE_SECONDS) } }));
+    const c = (cluster = await startCluster(2, {
+      env: { RELAY_LEASE_SECONDS: String(LEASE_SECONDS) },
+    }));
     const t = await newTenant(c);
     const mark = unique('kill');
     const fn = await deployNode(c, t.key, SLOW, { env: { ASYNC_E2E_MARK: mark } });
@@ -83,12 +91,15 @@ describe('a worker killed mid-execution', () => {
   });
 
   test('a sync call whose only attempt dies with its worker answers 502 dead (WorkerLost)', async () => {
-    const c = (cluster = await startCluster(2, { env: { RELAY_LEASE_SECONDS: String(LEASE_SECONDS) } }));
+    const c = (cluster = await startCluster(2, {
+      env: { RELAY_LEASE_SECONDS: String(LEASE_SECONDS) },
+    }));
     const t = await newTenant(c);
     const fn = await deployNode(c, t.key, SLOW, { limits: { timeoutSeconds: 20 } });
     const started = Date.now();
     const pending = execute(c, fn, { key: t.key, async: false, input: { ms: 15_000 } });
-    const list = async () => (await c.call<any>('GET', '/api/v1/executions', { key: t.key })).body.executions;
+    const list = async () =>
+      (await c.call<any>('GET', '/api/v1/executions', { key: t.key })).body.executions;
     let id: string | undefined;
     while (id === undefined) {
       id = (await list())[0]?.id;
@@ -104,11 +115,16 @@ describe('a worker killed mid-execution', () => {
     assert.ok(Date.now() - started < 10_000, `answered after ${Date.now() - started} ms`);
     const record = await getExecution(c, t.key, id);
     assert.equal(record.status, 'dead');
-    assert.deepEqual(record.attempts.map((a: any) => [a.status, a.error?.type]), [['failed', 'WorkerLost']]);
+    assert.deepEqual(
+      record.attempts.map((a: any) => [a.status, a.error?.type]),
+      [['failed', 'WorkerLost']],
+    );
   });
 
   test('an async execution with no attempt left reads dead (WorkerLost), not running', async () => {
-    const c = (cluster = await startCluster(2, { env: { RELAY_LEASE_SECONDS: String(LEASE_SECONDS) } }));
+    const c = (cluster = await startCluster(2, {
+      env: { RELAY_LEASE_SECONDS: String(LEASE_SECONDS) },
+    }));
     const t = await newTenant(c);
     const fn = await deployNode(c, t.key, SLOW, { limits: { timeoutSeconds: 2 } });
     const res = await execute(c, fn, { key: t.key, maxAttempts: 1, input: { ms: 1500 } });
@@ -117,8 +133,12 @@ describe('a worker killed mid-execution', () => {
     const dead = await waitForStatus(c, t.key, res.body.id, 'dead', 15_000);
     assert.equal(dead.error.type, 'WorkerLost');
     assert.ok(dead.finishedAt);
-    assert.deepEqual(dead.attempts.map((a: any) => [a.status, a.error?.type]), [['failed', 'WorkerLost']]);
-    const listed = (await c.call<any>('GET', '/api/v1/executions?status=running', { key: t.key })).body;
+    assert.deepEqual(
+      dead.attempts.map((a: any) => [a.status, a.error?.type]),
+      [['failed', 'WorkerLost']],
+    );
+    const listed = (await c.call<any>('GET', '/api/v1/executions?status=running', { key: t.key }))
+      .body;
     assert.deepEqual(listed.executions, []);
   });
 });

@@ -7,7 +7,13 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-return -- response bodies are JSON the tests assert on by value */
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deployNode, execute, newTenant, waitForExecution, waitForStatus } from '../../e2e/async/harness.ts';
+import {
+  deployNode,
+  execute,
+  newTenant,
+  waitForExecution,
+  waitForStatus,
+} from '../../e2e/async/harness.ts';
 import { startCluster, type Cluster } from './cluster.ts';
 
 const SLOW = `export async function handler(event) {
@@ -23,7 +29,13 @@ describe('SIGTERM drains a worker', () => {
   });
 
   async function runningOn(c: Cluster, key: string, id: string) {
-    const r = await waitForExecution(c, key, id, (x) => x.attempts?.[0]?.status === 'running', 20_000);
+    const r = await waitForExecution(
+      c,
+      key,
+      id,
+      (x) => x.attempts?.[0]?.status === 'running',
+      20_000,
+    );
     return c.worker(r.attempts[0].workerId as string);
   }
 
@@ -44,9 +56,10 @@ describe('SIGTERM drains a worker', () => {
     assert.deepEqual({ code, signal }, { code: 0, signal: null });
     const done = await waitForStatus(c, t.key, res.body.id, 'succeeded');
     assert.deepEqual(done.output, { slept: 2000 });
-    assert.deepEqual(done.attempts.map((a: any) => [a.attempt, a.status, a.workerId]), [
-      [1, 'succeeded', draining.name],
-    ]);
+    assert.deepEqual(
+      done.attempts.map((a: any) => [a.attempt, a.status, a.workerId]),
+      [[1, 'succeeded', draining.name]],
+    );
     // It finished before the process was gone.
     assert.ok(draining.logs.some((l) => l.msg === 'worker stopped'));
     for (const r of later) {
@@ -70,7 +83,10 @@ describe('SIGTERM drains a worker', () => {
     // Stopped once the grace period was over, not when the function would have finished.
     const stopped = draining.logs.find((l) => l.msg === 'worker stopped');
     assert.ok(stopped, 'the worker logged its stop');
-    assert.ok(Number(stopped.time) - stoppedAt < 2500, `stopped ${Number(stopped.time) - stoppedAt} ms after SIGTERM`);
+    assert.ok(
+      Number(stopped.time) - stoppedAt < 2500,
+      `stopped ${Number(stopped.time) - stoppedAt} ms after SIGTERM`,
+    );
     const survivor = c.workers.find((w) => w !== draining)!;
     const done = await waitForStatus(c, t.key, res.body.id, 'succeeded', 20_000);
     assert.equal(done.attempt, 2);
@@ -82,6 +98,8 @@ describe('SIGTERM drains a worker', () => {
       ],
     );
     // Handed back at once: no waiting for the lease to expire.
-    assert.ok(Date.parse(done.attempts[1].startedAt) - Date.parse(done.attempts[0].finishedAt) < 1500);
+    assert.ok(
+      Date.parse(done.attempts[1].startedAt) - Date.parse(done.attempts[0].finishedAt) < 1500,
+    );
   });
 });

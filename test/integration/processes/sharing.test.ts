@@ -9,7 +9,13 @@ import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { POSTGRES_URL } from '../../support/postgres.ts';
-import { HANDLERS, deployNode, execute, newTenant, waitForStatus } from '../../e2e/async/harness.ts';
+import {
+  HANDLERS,
+  deployNode,
+  execute,
+  newTenant,
+  waitForStatus,
+} from '../../e2e/async/harness.ts';
 import { startCluster, type Cluster } from './cluster.ts';
 
 describe('API and workers as separate processes', () => {
@@ -25,10 +31,14 @@ describe('API and workers as separate processes', () => {
     const t = await newTenant(c, { maxConcurrency: 8 });
     const fn = await deployNode(c, t.key, HANDLERS.sleep);
     const accepted = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => execute(c, fn, { key: t.key, input: { ms: 300, tag: i } })),
+      Array.from({ length: 12 }, (_, i) =>
+        execute(c, fn, { key: t.key, input: { ms: 300, tag: i } }),
+      ),
     );
     assert.ok(accepted.every((r) => r.status === 202));
-    const done = await Promise.all(accepted.map((r) => waitForStatus(c, t.key, r.body.id, 'succeeded')));
+    const done = await Promise.all(
+      accepted.map((r) => waitForStatus(c, t.key, r.body.id, 'succeeded')),
+    );
     const byWorker = new Map<string, number>();
     for (const r of done) {
       assert.equal(r.attempts.length, 1);
@@ -50,10 +60,14 @@ describe('API and workers as separate processes', () => {
     const accepted = await Promise.all(
       Array.from({ length: 6 }, () => execute(c, fn, { key: t.key, input: { ms: 150 } })),
     );
-    const done = await Promise.all(accepted.map((r) => waitForStatus(c, t.key, r.body.id, 'succeeded')));
+    const done = await Promise.all(
+      accepted.map((r) => waitForStatus(c, t.key, r.body.id, 'succeeded')),
+    );
     // Each attempt runs inside its lease; with a cap of 1 no two of them overlap.
     const spans = done
-      .map((r) => [Date.parse(r.attempts[0].startedAt), Date.parse(r.attempts[0].finishedAt)] as const)
+      .map(
+        (r) => [Date.parse(r.attempts[0].startedAt), Date.parse(r.attempts[0].finishedAt)] as const,
+      )
       .sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < spans.length; i++) {
       assert.ok(spans[i]![0] >= spans[i - 1]![1], `attempts ${i - 1} and ${i} overlap`);
@@ -69,7 +83,10 @@ describe('API and workers as separate processes', () => {
     assert.equal(res.headers.get('location'), `/api/v1/executions/${res.body.id}`);
     const done = await waitForStatus(c, t.key, res.body.id, 'succeeded');
     assert.deepEqual(done.output, { echo: { n: 7 } });
-    assert.deepEqual(done.attempts.map((a: any) => [a.status, a.workerId]), [['succeeded', c.workers[0]!.name]]);
+    assert.deepEqual(
+      done.attempts.map((a: any) => [a.status, a.workerId]),
+      [['succeeded', c.workers[0]!.name]],
+    );
     const sync = await execute(c, fn, { key: t.key, async: false, input: { n: 8 } });
     assert.equal(sync.status, 200);
     assert.deepEqual(sync.body.output, { echo: { n: 8 } });

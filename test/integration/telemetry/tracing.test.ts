@@ -33,7 +33,9 @@ test('an execution is exported as a span in the trace named by the caller tracep
     ENABLE_TELEMETRY_TRACES: 'true',
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
   });
-  const server = await startServer(config, { extensions: [(g) => createExecutionPlane(g, { worker: true })] });
+  const server = await startServer(config, {
+    extensions: [(g) => createExecutionPlane(g, { worker: true })],
+  });
   try {
     const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
     const manifest = JSON.parse(await readFile('examples/python-echo/relay.json', 'utf8'));
@@ -57,7 +59,20 @@ test('an execution is exported as a span in the trace named by the caller tracep
     await rm(dataDir, { recursive: true, force: true });
   }
   const spans = received.flatMap((body) =>
-    (body as { resourceSpans: { scopeSpans: { spans: { name: string; traceId: string; parentSpanId: string; attributes: { key: string; value: { stringValue?: string } }[] }[] }[] }[] }).resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)),
+    (
+      body as {
+        resourceSpans: {
+          scopeSpans: {
+            spans: {
+              name: string;
+              traceId: string;
+              parentSpanId: string;
+              attributes: { key: string; value: { stringValue?: string } }[];
+            }[];
+          }[];
+        }[];
+      }
+    ).resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)),
   );
   const span = spans.find((s) => s.name === 'relay.execution');
   assert.ok(span, `no relay.execution span among ${JSON.stringify(spans.map((s) => s.name))}`);

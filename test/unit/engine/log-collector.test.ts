@@ -47,10 +47,16 @@ test('batches are flushed on the interval while the run goes on, in order', asyn
   const { c, stored } = collector(1000, 5);
   c.add('stdout', 'one');
   await new Promise((r) => setTimeout(r, 30));
-  assert.deepEqual(stored.map((l) => l.line), ['one']);
+  assert.deepEqual(
+    stored.map((l) => l.line),
+    ['one'],
+  );
   c.add('stdout', 'two');
   await c.close();
-  assert.deepEqual(stored.map((l) => l.line), ['one', 'two']);
+  assert.deepEqual(
+    stored.map((l) => l.line),
+    ['one', 'two'],
+  );
 });
 
 test('a failing flush is reported and does not throw into the run', async () => {

@@ -12,7 +12,11 @@ test('every non-success outcome carries an error type a user can act on', () => 
     [{ kind: 'result_too_large', bytes: 5000 }, 'failed', 'ResultTooLarge'],
     [{ kind: 'cancelled' }, 'cancelled', 'Cancelled'],
     [{ kind: 'error', error: { type: 'ValueError', message: 'bad' } }, 'failed', 'ValueError'],
-    [{ kind: 'crashed', error: { type: 'SandboxCrashed', message: 'exit 139' } }, 'failed', 'SandboxCrashed'],
+    [
+      { kind: 'crashed', error: { type: 'SandboxCrashed', message: 'exit 139' } },
+      'failed',
+      'SandboxCrashed',
+    ],
   ] as const;
   for (const [outcome, status, type] of cases) {
     const v = verdictFor(outcome, limits);

@@ -18,14 +18,30 @@ const failed = (type = 'Error'): { status: ExecutionStatus; error: ExecutionErro
 });
 
 test('a failed async attempt with attempts left is retried after a backoff within its bounds', () => {
-  assert.deepEqual(decideAfterAttempt(failed(), 1, 3, true, policy, () => 0), { action: 'retry', delayMs: 10 });
-  assert.deepEqual(decideAfterAttempt(failed(), 1, 3, true, policy, () => 1), { action: 'retry', delayMs: 100 });
-  assert.deepEqual(decideAfterAttempt(failed(), 2, 3, true, policy, () => 1), { action: 'retry', delayMs: 200 });
+  assert.deepEqual(
+    decideAfterAttempt(failed(), 1, 3, true, policy, () => 0),
+    { action: 'retry', delayMs: 10 },
+  );
+  assert.deepEqual(
+    decideAfterAttempt(failed(), 1, 3, true, policy, () => 1),
+    { action: 'retry', delayMs: 100 },
+  );
+  assert.deepEqual(
+    decideAfterAttempt(failed(), 2, 3, true, policy, () => 1),
+    { action: 'retry', delayMs: 200 },
+  );
 });
 
 test('timed out and out-of-memory attempts are retried too', () => {
   for (const status of ['timed_out', 'memory_exceeded'] as const) {
-    const d = decideAfterAttempt({ status, error: { type: 'X', message: '' } }, 1, 2, true, policy, () => 0.5);
+    const d = decideAfterAttempt(
+      { status, error: { type: 'X', message: '' } },
+      1,
+      2,
+      true,
+      policy,
+      () => 0.5,
+    );
     assert.equal(d.action, 'retry');
   }
 });
@@ -36,7 +52,10 @@ test('the last failed attempt makes the execution dead', () => {
 });
 
 test('sync attempts are never retried: the status stands', () => {
-  assert.deepEqual(decideAfterAttempt(failed(), 1, 3, false, policy), { action: 'finish', status: 'failed' });
+  assert.deepEqual(decideAfterAttempt(failed(), 1, 3, false, policy), {
+    action: 'finish',
+    status: 'failed',
+  });
 });
 
 test('success and cancel finish at once', () => {
@@ -45,20 +64,37 @@ test('success and cancel finish at once', () => {
     status: 'succeeded',
   });
   const cancelled = { status: 'cancelled' as const, error: { type: 'Cancelled', message: '' } };
-  assert.deepEqual(decideAfterAttempt(cancelled, 1, 3, true, policy), { action: 'finish', status: 'cancelled' });
+  assert.deepEqual(decideAfterAttempt(cancelled, 1, 3, true, policy), {
+    action: 'finish',
+    status: 'cancelled',
+  });
 });
 
 test('every error a retry cannot fix finishes the execution at its first attempt', () => {
-  for (const type of ['ResultTooLarge', 'ResultNotSerializable', 'InputTooLarge', 'HandlerNotFound']) {
+  for (const type of [
+    'ResultTooLarge',
+    'ResultNotSerializable',
+    'InputTooLarge',
+    'HandlerNotFound',
+  ]) {
     assert.ok(NON_RETRYABLE_ERROR_TYPES.has(type), type);
-    assert.deepEqual(decideAfterAttempt(failed(type), 1, 3, true, policy), { action: 'finish', status: 'failed' });
+    assert.deepEqual(decideAfterAttempt(failed(type), 1, 3, true, policy), {
+      action: 'finish',
+      status: 'failed',
+    });
   }
 });
 
 test('backoff doubles per attempt up to the cap and never falls under a tenth of it', () => {
   const at = (attempt: number, r: number) => backoffDelay(attempt, policy, () => r);
-  assert.deepEqual([1, 2, 3, 4, 5, 10].map((a) => at(a, 1)), [100, 200, 400, 800, 1000, 1000]);
-  assert.deepEqual([1, 2, 3, 4, 5].map((a) => at(a, 0)), [10, 20, 40, 80, 100]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 10].map((a) => at(a, 1)),
+    [100, 200, 400, 800, 1000, 1000],
+  );
+  assert.deepEqual(
+    [1, 2, 3, 4, 5].map((a) => at(a, 0)),
+    [10, 20, 40, 80, 100],
+  );
   for (let i = 0; i < 200; i++) {
     const d = backoffDelay(3, policy, Math.random);
     assert.ok(d >= 40 && d <= 400, String(d));
@@ -84,7 +120,11 @@ test('an abandoned attempt is closed as failed with WorkerLost naming its worker
 });
 
 test('an async failure with attempts left, or about to be declared dead, is not settled yet', () => {
-  const rec = (status: ExecutionStatus, attempt: number, more: Partial<{ async: boolean; type: string }> = {}) => ({
+  const rec = (
+    status: ExecutionStatus,
+    attempt: number,
+    more: Partial<{ async: boolean; type: string }> = {},
+  ) => ({
     status,
     error: status === 'succeeded' ? null : { type: more.type ?? 'Error', message: '' },
     async: more.async ?? true,

@@ -11,7 +11,15 @@ function tenantWithBudget(id: string, monthlyBudget: number | null): Tenant {
     id,
     name: id,
     createdAt: NOW.toISOString(),
-    limits: { maxTimeoutSeconds: 60, maxMemoryMb: 512, maxCpus: 1, maxConcurrency: 4, maxQueued: 100, maxPriority: 9, monthlyBudget },
+    limits: {
+      maxTimeoutSeconds: 60,
+      maxMemoryMb: 512,
+      maxCpus: 1,
+      maxConcurrency: 4,
+      maxQueued: 100,
+      maxPriority: 9,
+      monthlyBudget,
+    },
   };
 }
 
@@ -32,13 +40,16 @@ test('a tenant under its budget passes; at or over it gets 429 BUDGET_EXCEEDED u
   guard.executionFinished(finished('t1', 0.6));
   await guard.check(tenant);
   guard.executionFinished(finished('t1', 0.4));
-  await assert.rejects(guard.check(tenant), (err: { code: string; status: number; retryAfterSeconds: number }) => {
-    assert.equal(err.code, 'BUDGET_EXCEEDED');
-    assert.equal(err.status, 429);
-    // From 18:00 on Nov 27 to Dec 1 00:00 UTC.
-    assert.equal(err.retryAfterSeconds, (3 * 24 + 6) * 3600);
-    return true;
-  });
+  await assert.rejects(
+    guard.check(tenant),
+    (err: { code: string; status: number; retryAfterSeconds: number }) => {
+      assert.equal(err.code, 'BUDGET_EXCEEDED');
+      assert.equal(err.status, 429);
+      // From 18:00 on Nov 27 to Dec 1 00:00 UTC.
+      assert.equal(err.retryAfterSeconds, (3 * 24 + 6) * 3600);
+      return true;
+    },
+  );
   await guard.close();
   await store.close();
 });

@@ -31,7 +31,11 @@ export const quiet = { info() {}, warn() {}, error() {} };
 /** How one attempt ends; it may watch `signal` (aborted on cancel, lost lease or shutdown). */
 export type Script = (job: ExecutionJob, signal: AbortSignal) => Promise<Verdict>;
 
-export const ok = (output: unknown = 'ok'): Verdict => ({ status: 'succeeded', output, error: null });
+export const ok = (output: unknown = 'ok'): Verdict => ({
+  status: 'succeeded',
+  output,
+  error: null,
+});
 export const boom = (message = 'boom'): Verdict => ({
   status: 'failed',
   output: null,
@@ -42,7 +46,11 @@ export const boom = (message = 'boom'): Verdict => ({
 export function untilAborted(signal: AbortSignal): Promise<Verdict> {
   return new Promise((resolve) => {
     const done = () =>
-      resolve({ status: 'cancelled', output: null, error: { type: 'Cancelled', message: 'Execution was cancelled' } });
+      resolve({
+        status: 'cancelled',
+        output: null,
+        error: { type: 'Cancelled', message: 'Execution was cancelled' },
+      });
     if (signal.aborted) done();
     else signal.addEventListener('abort', done, { once: true });
   });
@@ -71,7 +79,11 @@ export class ScriptedEngine {
     const id = job.executionId;
     let verdict: Verdict;
     try {
-      await this.#results.update(id, { status: 'running', startedAt: new Date().toISOString(), attempt: job.attempt });
+      await this.#results.update(id, {
+        status: 'running',
+        startedAt: new Date().toISOString(),
+        attempt: job.attempt,
+      });
       verdict = await this.#script(job, signal ?? new AbortController().signal);
     } finally {
       this.slots.release();
@@ -97,7 +109,10 @@ export interface Bench {
   submit(options?: { sync?: boolean; maxAttempts?: number; traceparent?: string }): Promise<string>;
   record(id: string): Promise<ExecutionRecord>;
   /** A worker over this bench's queue and store, started; stopped by close(). */
-  worker(script: Script, options?: Partial<WorkerOptions> & { capacity?: number }): { worker: Worker; engine: ScriptedEngine };
+  worker(
+    script: Script,
+    options?: Partial<WorkerOptions> & { capacity?: number },
+  ): { worker: Worker; engine: ScriptedEngine };
   close(): Promise<void>;
 }
 
@@ -105,7 +120,11 @@ export async function openBench(): Promise<Bench> {
   const store = await createStore('sqlite::memory:');
   const queue = await createQueue('sqlite::memory:', { pollIntervalMs: 10 });
   const results = new StoreResultStore(store);
-  const tenant = await store.createTenant({ id: 't_unit', name: 'unit', limits: defaultTenantLimits(config) });
+  const tenant = await store.createTenant({
+    id: 't_unit',
+    name: 'unit',
+    limits: defaultTenantLimits(config),
+  });
   const workers: Worker[] = [];
   let n = 0;
   return {
@@ -142,7 +161,13 @@ export async function openBench(): Promise<Bench> {
         startedAt: null,
         finishedAt: null,
       });
-      const payload: ExecutionPayload = { rufid: 'fn_unit', version: 1, branch: 'main', sync, input: { n } };
+      const payload: ExecutionPayload = {
+        rufid: 'fn_unit',
+        version: 1,
+        branch: 'main',
+        sync,
+        input: { n },
+      };
       await queue.enqueue({
         id,
         tenantId: tenant.id,
@@ -182,7 +207,11 @@ export async function openBench(): Promise<Bench> {
 }
 
 /** Poll `check` until it returns a value other than undefined; fail after `timeoutMs`. */
-export async function until<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 5000): Promise<T> {
+export async function until<T>(
+  check: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -204,7 +233,9 @@ export function partitionable(queue: Queue): { queue: Queue; pause(): void; resu
         };
       }
       const value: unknown = Reflect.get(target, prop);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      return typeof value === 'function'
+        ? (value as (...a: unknown[]) => unknown).bind(target)
+        : value;
     },
   });
   return {

@@ -7,15 +7,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  boom,
-  ok,
-  openBench,
-  partitionable,
-  until,
-  untilAborted,
-  type Bench,
-} from './fixtures.ts';
+import { boom, ok, openBench, partitionable, until, untilAborted, type Bench } from './fixtures.ts';
 
 let bench: Bench;
 beforeEach(async () => {
@@ -30,7 +22,12 @@ const statusIs = (id: string, status: string) => async () => {
   return r.status === status ? r : undefined;
 };
 const attemptsOf = async (id: string) =>
-  (await bench.store.listAttempts(id)).map((a) => [a.attempt, a.status, a.workerId, a.error?.type ?? null]);
+  (await bench.store.listAttempts(id)).map((a) => [
+    a.attempt,
+    a.status,
+    a.workerId,
+    a.error?.type ?? null,
+  ]);
 
 test('a failing async job is retried, each attempt recorded and logged, and dead after the last', async () => {
   const { worker } = bench.worker(async () => boom());
@@ -106,11 +103,17 @@ test('a lease a heartbeat reports lost: the attempt is stopped and its verdict n
   bench.worker(async () => ok('from B'), { workerId: 'w_b' });
   await until(statusIs(id, 'succeeded'), 'B done');
   cut.resume();
-  await until(async () => (a.worker.running === 0 ? true : undefined), 'A stopped by its heartbeat');
+  await until(
+    async () => (a.worker.running === 0 ? true : undefined),
+    'A stopped by its heartbeat',
+  );
   const r = await bench.record(id);
   assert.equal(r.status, 'succeeded');
   assert.equal(r.output, 'from B');
-  assert.deepEqual((await attemptsOf(id)).map((x) => x[3]), ['LeaseLost', null]);
+  assert.deepEqual(
+    (await attemptsOf(id)).map((x) => x[3]),
+    ['LeaseLost', null],
+  );
 });
 
 test('a cancel stops the running attempt; its cancelled verdict stands and is not retried', async () => {
