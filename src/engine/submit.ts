@@ -3,19 +3,19 @@
  * (input size, priority cap, idempotency), records the execution, hands it
  * to the queue — sync calls too, at high priority — and for sync callers
  * waits on the queue's completion signal, bounded by the function's timeout
- * plus a margin for sandbox preparation. It also corrects records the queue
- * finished without a worker (a worker that vanished with no attempts left).
+ * plus a margin for sandbox preparation. Records the queue finished
+ * without a worker are corrected by the RecordReconciler (reconcile.ts).
  */
 import type { RelayConfig } from '../config/index.ts';
-import type { ExecutionAttempt, ExecutionError, ExecutionRecord, Tenant } from '../domain/index.ts';
+import type { ExecutionAttempt, ExecutionRecord, Tenant } from '../domain/index.ts';
 import { newExecutionId, RelayError, TERMINAL_STATUSES } from '../domain/index.ts';
-import type { Completion, NewJob, Queue } from '../queue/port.ts';
+import type { NewJob, Queue } from '../queue/port.ts';
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_PRIORITY, MAX_PRIORITY } from '../queue/port.ts';
 import type { ResultStorePort } from '../results/port.ts';
 import type { ControlStore } from '../store/index.ts';
 import { IDEMPOTENCY_WINDOW_MS, isIdempotencyKeyTaken } from '../store/index.ts';
 import type { ExecutionPreparer } from './prepare.ts';
-import { abandonedAttempt, WORKER_LOST } from './retry.ts';
+import { RecordReconciler } from './reconcile.ts';
 
 /** What a job carries through the queue; the input stays in the record when it is large. */
 export interface ExecutionPayload {
@@ -32,8 +32,6 @@ export interface ExecutionPayload {
 const INLINE_INPUT_BYTES = 64 * 1024;
 /** Sandbox start and dependency checks on top of the function's own timeout. */
 const SYNC_WAIT_MARGIN_MS = 30_000;
-/** How long a stale-looking record's job is probed for a completion the queue already holds. */
-const COMPLETION_PROBE_MS = 250;
 
 export interface SubmitRequest {
   tenant: Tenant;
@@ -72,8 +70,11 @@ export class ExecutionService {
   /** Idempotency keys being submitted right now, so two racing requests create one execution. */
   readonly #inFlight = new Map<string, Promise<SubmitResult>>();
 
+  readonly #reconciler: RecordReconciler;
+
   constructor(deps: ExecutionServiceDeps) {
     this.#deps = deps;
+    this.#reconciler = new RecordReconciler(deps);
   }
 
   /** Records and enqueues an execution; sync requests resolve when it finishes. */
@@ -286,21 +287,16 @@ export class ExecutionService {
     signal: AbortSignal | undefined,
     cancelOnAbort = true,
   ): Promise<SubmitResult> {
-    const { queue, results, preparer } = this.#deps;
-    const version = await preparer.version(record.rufid, record.version);
-    const timeoutSeconds =
-      version.manifest.limits?.timeoutSeconds ?? this.#deps.config.execution.timeoutSeconds;
+    const { queue, results } = this.#deps;
+    const timeoutMs = await this.#reconciler.functionTimeoutMs(record);
     const onAbort = () => {
       if (cancelOnAbort) void queue.cancel(record.id).catch(() => {});
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const completion = await queue.waitForCompletion(
-        record.id,
-        timeoutSeconds * 1000 + SYNC_WAIT_MARGIN_MS,
-      );
+      const completion = await queue.waitForCompletion(record.id, timeoutMs + SYNC_WAIT_MARGIN_MS);
       let latest = (await results.get(record.tenantId, record.id)) ?? record;
-      if (completion !== null) latest = await this.#correct(latest, completion);
+      if (completion !== null) latest = await this.#reconciler.correct(latest, completion);
       return {
         record: latest,
         replayed: false,
@@ -311,84 +307,14 @@ export class ExecutionService {
     }
   }
 
-  /**
-   * Every recorded attempt of an execution, oldest first (none without an
-   * attempt log). The engine writes an attempt's verdict into the record a
-   * moment before the worker closes the attempt; a reader in between sees
-   * the open attempt with the verdict the record already holds.
-   */
-  async attempts(record: ExecutionRecord): Promise<ExecutionAttempt[]> {
-    const attempts = (await this.#deps.attempts?.listAttempts(record.id)) ?? [];
-    const last = attempts.at(-1);
-    const settledRecord =
-      record.status !== 'running' && record.status !== 'queued' && record.startedAt !== null;
-    // An attempt opened after the record's attempt started is a newer one (a retry being claimed).
-    if (
-      !last ||
-      last.status !== 'running' ||
-      !settledRecord ||
-      Date.parse(last.startedAt) > Date.parse(record.startedAt!)
-    ) {
-      return attempts;
-    }
-    const finishedAt = record.finishedAt;
-    const durationMs =
-      finishedAt === null ? null : Math.max(0, Date.parse(finishedAt) - Date.parse(last.startedAt));
-    return [
-      ...attempts.slice(0, -1),
-      { ...last, status: record.status, error: record.error, finishedAt, durationMs },
-    ];
+  /** Every recorded attempt of an execution, oldest first (see RecordReconciler.attempts). */
+  attempts(record: ExecutionRecord): Promise<ExecutionAttempt[]> {
+    return this.#reconciler.attempts(record);
   }
 
-  /**
-   * The record as it should read. A record still `running` long after its
-   * attempt could have ended may belong to a worker that vanished: when the
-   * queue has since finished the job (dead, or cancelled) the record is
-   * corrected. Cheap for live records: only stale-looking ones are probed.
-   */
-  async reconcile(record: ExecutionRecord): Promise<ExecutionRecord> {
-    if (record.status !== 'running' || record.startedAt === null) return record;
-    const version = await this.#deps.preparer.version(record.rufid, record.version);
-    const timeoutMs =
-      (version.manifest.limits?.timeoutSeconds ?? this.#deps.config.execution.timeoutSeconds) *
-      1000;
-    const leaseMs = this.#deps.config.queue.leaseSeconds * 1000;
-    if (Date.parse(record.startedAt) + timeoutMs + leaseMs > Date.now()) return record;
-    const completion = await this.#deps.queue.waitForCompletion(record.id, COMPLETION_PROBE_MS);
-    return completion === null ? record : this.#correct(record, completion);
-  }
-
-  /** Writes the end the queue reached (dead or cancelled) into a record no worker finished. */
-  async #correct(record: ExecutionRecord, completion: Completion): Promise<ExecutionRecord> {
-    if (TERMINAL_STATUSES.has(record.status)) return record;
-    if (completion.status !== 'dead' && completion.status !== 'cancelled') return record;
-    // A completion from before a re-drive says nothing about the current drive.
-    if (record.startedAt !== null && completion.finishedAt < Date.parse(record.startedAt))
-      return record;
-    const { results, attempts } = this.#deps;
-    let lost = null;
-    for (const a of (await attempts?.listAttempts(record.id)) ?? []) {
-      if (a.status !== 'running') continue;
-      lost = a;
-      await attempts?.recordAttempt(record.id, abandonedAttempt(a));
-    }
-    const who = lost?.workerId ? `worker ${lost.workerId}` : 'its worker';
-    const error: ExecutionError =
-      completion.status === 'cancelled'
-        ? {
-            type: 'Cancelled',
-            message: `Execution was cancelled; ${who} stopped before confirming it`,
-          }
-        : {
-            type: WORKER_LOST,
-            message: `${who} stopped renewing its lease during attempt ${record.attempt} (crashed or cut off) and no attempts are left`,
-          };
-    const finishedAt = new Date(completion.finishedAt).toISOString();
-    await results.update(record.id, { status: completion.status, error, finishedAt });
-    await results.appendLogs(record.id, [
-      { stream: 'system', time: new Date().toISOString(), line: `[relay] ${error.message}` },
-    ]);
-    return { ...record, status: completion.status, error, finishedAt };
+  /** The record as it should read, corrected if a vanished worker left it running. */
+  reconcile(record: ExecutionRecord): Promise<ExecutionRecord> {
+    return this.#reconciler.reconcile(record);
   }
 
   #job(
