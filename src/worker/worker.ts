@@ -18,6 +18,7 @@ import type { ExecutionPayload } from '../engine/submit.ts';
 import type { LeasedJob, Queue } from '../queue/port.ts';
 import type { ResultStorePort } from '../results/port.ts';
 import { AttemptRecorder, type AttemptLog } from './attempts.ts';
+import { note, settleAttempt } from './settle.ts';
 
 export interface WorkerLogger {
   info(obj: object, msg: string): void;
@@ -261,51 +262,14 @@ export class Worker {
     await this.#settle(job, payload, record);
   }
 
-  /** Acknowledges the queue after an attempt: finish, retry later, or dead. */
-  async #settle(
+  /** Acknowledges the queue after an attempt (settle.ts). */
+  #settle(
     job: LeasedJob,
     payload: ExecutionPayload,
     record: Pick<ExecutionRecord, 'status' | 'error'>,
   ): Promise<void> {
-    const { queue, results } = this.#opts;
-    const decision = decideAfterAttempt(
-      record,
-      job.attempt,
-      job.maxAttempts,
-      !payload.sync,
-      this.#opts.retryPolicy,
-    );
-    if (decision.action === 'retry') {
-      const retryAt = Date.now() + decision.delayMs;
-      if (await queue.fail(this.id, job.id, { retryAt })) {
-        // The last attempt's error stays visible while the next one waits.
-        await results.update(job.id, { status: 'queued', finishedAt: null });
-        await this.#note(
-          job.id,
-          `[relay] attempt ${job.attempt} of ${job.maxAttempts} ended ${describe(record)}; retrying in ${(decision.delayMs / 1000).toFixed(1)}s`,
-        );
-      }
-      return;
-    }
-    if (decision.action === 'dead') {
-      const error: ExecutionError = {
-        type: record.error?.type ?? 'RetriesExhausted',
-        message: `all ${job.maxAttempts} attempts failed; last: ${record.error?.message ?? record.status}`,
-      };
-      // The note first: a log follower stops at the dead status.
-      await this.#note(
-        job.id,
-        `[relay] attempt ${job.attempt} of ${job.maxAttempts} ended ${describe(record)}; no attempts left`,
-      );
-      await results.update(job.id, { status: 'dead', error, finishedAt: new Date().toISOString() });
-      await queue.complete(this.id, job.id, { status: 'dead' });
-      return;
-    }
-    const status =
-      record.status === 'queued' || record.status === 'running' || record.status === 'rejected'
-        ? 'failed'
-        : record.status;
-    await queue.complete(this.id, job.id, { status });
+    const { queue, results, retryPolicy } = this.#opts;
+    return settleAttempt({ queue, results, workerId: this.id, retryPolicy }, job, payload, record);
   }
 
   /**
@@ -341,7 +305,8 @@ export class Worker {
         error: null,
         finishedAt: null,
       });
-      await this.#note(
+      await note(
+        results,
         job.id,
         `[relay] worker ${this.id} stopped during attempt ${job.attempt}; handed back to the queue`,
       );
@@ -385,18 +350,6 @@ export class Worker {
     entry.abortReason = reason;
     entry.controller.abort();
   }
-
-  async #note(id: string, line: string): Promise<void> {
-    await this.#opts.results.appendLogs(id, [
-      { stream: 'system', time: new Date().toISOString(), line },
-    ]);
-  }
-}
-
-function describe(record: Pick<ExecutionRecord, 'status' | 'error'>): string {
-  return record.error
-    ? `${record.status} (${record.error.type}: ${record.error.message})`
-    : record.status;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
